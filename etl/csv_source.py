@@ -1,0 +1,48 @@
+"""Reading a delimited text file exactly as it is: every cell a string, nothing guessed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from etl.errors import ColumnsMissing, SourceMissing, TerminalError
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) -> pd.DataFrame:
+    """The file as strings (empty cells as ''), with a 1-based `_row` (first data line = 1).
+
+    `needed` maps canonical field -> source column; a missing column is a terminal error
+    naming the file, the column and the field it was meant for.
+    """
+    if not path.exists():
+        raise SourceMissing(f"{path}: file not found")
+    try:
+        df = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[], encoding=encoding,
+            sep=delimiter, engine="c",
+        )
+    except UnicodeDecodeError as exc:
+        raise TerminalError(
+            f"{path}: not valid {encoding} at byte {exc.start}; check the source's `encoding`"
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
+    df.columns = [c.lstrip("\ufeff") for c in df.columns]
+    missing = {field: col for field, col in needed.items() if col not in df.columns}
+    if missing:
+        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
+        raise ColumnsMissing(
+            f"{path}: column(s) {lines} not found; the file has: {', '.join(map(repr, df.columns))}"
+        )
+    df.insert(0, "_row", range(1, len(df) + 1))
+    return df

@@ -1,0 +1,165 @@
+"""The indicator catalogue: one frozen, typed definition per indicator of METRICS.md.
+
+A definition is data (id, names, unit, direction, version) plus the one function that
+computes it. Changing what a function computes means bumping `version`: the new values
+start a new series beside the old one instead of silently rewriting published history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from metrics.indicators import experience, timeliness, uptake, volume
+
+Unit = Literal["count", "per_1000", "days", "hours", "proportion"]
+Direction = Literal["higher_is_better", "lower_is_better", "neutral"]
+
+
+@dataclass(frozen=True)
+class Text:
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    id: str
+    name: Text
+    description: Text
+    formula: str
+    unit: Unit
+    direction: Direction
+    version: int
+    family: Literal["equal_service", "timeliness", "rights_uptake", "citizen", "joined_up"]
+    n_means: str  # what `n` counts, which decides suppression
+    compute: Callable[..., pd.DataFrame]
+    # Dimensions this indicator is broken down by; None means every configured one.
+    dimensions: Callable[..., tuple[str, ...]] | None = None
+
+
+CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        id="cases_opened",
+        name=Text("Cases opened", "新开案件数"),
+        description=Text(
+            "How many cases residents opened in the period.", "本期居民新开的案件数量。"
+        ),
+        formula="count of cases whose local opening date falls in the period",
+        unit="count", direction="neutral", version=1, family="equal_service",
+        n_means="cases opened", compute=volume.cases_opened,
+    ),
+    MetricDefinition(
+        id="coverage_per_1000",
+        name=Text("Cases per 1,000 residents", "每千名居民案件数"),
+        description=Text(
+            "How much each area or group uses the service, allowing for its size. Large "
+            "differences can mean some residents are not reached.",
+            "按人口规模调整后各地区或群体使用服务的程度。差异过大可能意味着部分居民未被覆盖。",
+        ),
+        formula="cases_opened / population of the slice for the period's year × 1000 (exact Poisson interval)",
+        unit="per_1000", direction="neutral", version=1, family="equal_service",
+        n_means="cases opened", compute=volume.coverage_per_1000,
+    ),
+    MetricDefinition(
+        id="resolution_days_median",
+        name=Text("Median days to resolve", "办结天数中位数"),
+        description=Text(
+            "Half of the cases are resolved within this many days. Cases still open count "
+            "as waiting so far, so long waits are not hidden.",
+            "一半案件在此天数内办结。尚未办结的案件按已等待时间计入，不隐藏长时间等待。",
+        ),
+        formula="Kaplan-Meier median of closed_at - opened_at in days, open cases censored at as_of",
+        unit="days", direction="lower_is_better", version=1, family="timeliness",
+        n_means="cases opened", compute=timeliness.resolution_days_median,
+    ),
+    MetricDefinition(
+        id="resolution_days_median_closed",
+        name=Text("Median days to resolve (closed cases only)", "办结天数中位数（仅已办结）"),
+        description=Text(
+            "The plain median over closed cases, as many reports publish it. It is biased "
+            "low: cases still waiting are left out.",
+            "仅按已办结案件计算的中位数，许多报告采用此口径。由于未计入仍在等待的案件，数值偏低。",
+        ),
+        formula="median of closed_at - opened_at in days over cases closed by as_of",
+        unit="days", direction="lower_is_better", version=1, family="timeliness",
+        n_means="closed cases", compute=timeliness.resolution_days_median_closed,
+    ),
+    MetricDefinition(
+        id="on_time_rate",
+        name=Text("Settled within the statutory deadline", "法定时限内办结率"),
+        description=Text(
+            "Share of cases settled within their legal deadline in working days, among "
+            "cases whose outcome against the deadline is known.",
+            "在结果已可判定的案件中，于法定工作日时限内办结的比例。",
+        ),
+        formula="on-time cases / determined cases; due = N working days after the (rolled-forward) local opening date",
+        unit="proportion", direction="higher_is_better", version=1, family="timeliness",
+        n_means="determined cases", compute=timeliness.on_time_rate,
+    ),
+    MetricDefinition(
+        id="backlog_open",
+        name=Text("Open cases (backlog)", "未结案件（积压）"),
+        description=Text(
+            "Cases opened by the end of the period and not yet closed then.",
+            "截至期末已开立但尚未办结的案件数。",
+        ),
+        formula="cases with opened_at <= period end and (closed_at is null or closed_at > period end)",
+        unit="count", direction="lower_is_better", version=1, family="timeliness",
+        n_means="open cases", compute=timeliness.backlog_open,
+    ),
+    MetricDefinition(
+        id="satisfied_share",
+        name=Text("Satisfied residents", "满意度"),
+        description=Text(
+            "Share of residents who answered the survey with 4 or 5 out of 5. Only a "
+            "minority answers; the number of responses is shown.",
+            "回答满意度调查并给出4或5分（满分5分）的居民比例。仅少数居民作答，并显示答卷数。",
+        ),
+        formula="ratings >= 4 / ratings",
+        unit="proportion", direction="higher_is_better", version=1, family="citizen",
+        n_means="ratings", compute=experience.satisfied_share,
+    ),
+    MetricDefinition(
+        id="uptake_rate",
+        name=Text("Benefit take-up", "福利领取率"),
+        description=Text(
+            "Share of the people entitled to a benefit who received it in the last 12 "
+            "months. The rest are missing out on their rights.",
+            "有资格领取福利的人中，过去12个月实际获得的比例。其余的人未能享受应得权利。",
+        ),
+        formula="distinct people granted in the 12 months to the period's end / eligible people that year",
+        unit="proportion", direction="higher_is_better", version=1, family="rights_uptake",
+        n_means="eligible people", compute=uptake.uptake_rate, dimensions=uptake.uptake_dims,
+    ),
+)
+
+CATALOGUE: dict[str, MetricDefinition] = {m.id: m for m in CATALOGUE_LIST}
+
+
+def validate_catalogue(defs: tuple[MetricDefinition, ...] = CATALOGUE_LIST) -> Iterator[str]:
+    """Every problem with the catalogue itself, all at once."""
+    seen: set[str] = set()
+    for m in defs:
+        if m.id in seen:
+            yield f"{m.id}: defined twice"
+        seen.add(m.id)
+        if not m.id.isidentifier() or m.id != m.id.lower():
+            yield f"{m.id}: id must be lower_snake_case"
+        if m.version < 1:
+            yield f"{m.id}: version must be 1 or more"
+        for lang in ("en", "zh"):
+            if not m.name.get(lang).strip():
+                yield f"{m.id}: no name in {lang}"
+            if not m.description.get(lang).strip():
+                yield f"{m.id}: no description in {lang}"
+        if m.unit == "proportion" and not (m.id.endswith("_rate") or m.id.endswith("_share")):
+            yield f"{m.id}: a proportion's id must end in _rate or _share (the export contract relies on it)"
+        if not callable(m.compute):
+            yield f"{m.id}: compute is not callable"

@@ -1,0 +1,122 @@
+"""Reducing per-case arrays to cells: one row per (grain, period, dimension, value).
+
+Every indicator is a reduction of per-case quantities over cells. These helpers do the
+reduction for all grains and slices at once with integer keys and bincount, so an
+indicator function only says what to count, not how to loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from metrics.casedata import CaseData
+from metrics.stats import grouped_km
+
+CELL_COLUMNS = (
+    "grain", "period", "dim", "dim_value", "value", "n", "numerator", "denominator",
+    "ci_low", "ci_high", "note",
+)
+
+
+@dataclass(frozen=True)
+class Slicing:
+    dim: str  # '' for the whole population
+    codes: np.ndarray  # per case
+    labels: np.ndarray  # code -> value
+
+
+def slicings(data: CaseData, dims: tuple[str, ...] | None = None) -> list[Slicing]:
+    n = len(data.cases)
+    out = [Slicing("", np.zeros(n, dtype=np.int64), np.array([""], dtype=object))]
+    for dim in data.dims if dims is None else dims:
+        codes, labels = pd.factorize(data.cases[dim], sort=True)
+        out.append(Slicing(dim, codes.astype(np.int64), np.asarray(labels, dtype=object)))
+    return out
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """Cases keyed by cell for one grain and slicing."""
+
+    grain: str
+    slicing: Slicing
+    periods: np.ndarray
+    key: np.ndarray  # per case: period index * L + slice code, -1 outside
+    L: int
+
+    def frame(self, keys: np.ndarray, **columns: np.ndarray) -> pd.DataFrame:
+        keys = np.asarray(keys, dtype=np.int64)
+        df = pd.DataFrame(
+            {
+                "grain": self.grain,
+                "period": self.periods[keys // self.L],
+                "dim": self.slicing.dim,
+                "dim_value": self.slicing.labels[keys % self.L],
+            }
+        )
+        for name, col in columns.items():
+            df[name] = col
+        return df
+
+
+def keyed(data: CaseData, period_of_case: dict[str, np.ndarray], dims: tuple[str, ...] | None = None) -> Iterator[Keyed]:
+    """For each grain (with its per-case period index) and each slicing, the cell keys."""
+    for grain, pidx in period_of_case.items():
+        periods = data.periods(grain)
+        for s in slicings(data, dims):
+            L = max(len(s.labels), 1)
+            key = np.where(pidx >= 0, pidx * L + s.codes, -1)
+            yield Keyed(grain, s, periods, key, L)
+
+
+def opened_period(data: CaseData) -> dict[str, np.ndarray]:
+    dates = data.cases["opened_date"].to_numpy().astype("datetime64[D]")
+    return {g: data.period_of(g, dates) for g in data.settings.metrics.grains}
+
+
+def sum_cells(k: Keyed, mask: np.ndarray, **values: np.ndarray) -> pd.DataFrame:
+    """Counts (`rows`) and sums of `values` over the cases in `mask`, per cell."""
+    sel = mask & (k.key >= 0)
+    keys = k.key[sel]
+    size = k.periods.size * k.L
+    rows = np.bincount(keys, minlength=size)
+    present = np.flatnonzero(rows)
+    cols = {"rows": rows[present]}
+    for name, v in values.items():
+        cols[name] = np.bincount(keys, weights=np.asarray(v, dtype=float)[sel], minlength=size)[present]
+    return k.frame(present, **cols)
+
+
+def km_cells(k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    sel = mask & (k.key >= 0)
+    r = grouped_km(k.key[sel], t[sel], event[sel])
+    return k.frame(
+        r.groups, rows=r.n, events=r.events, median=r.median, median_low=r.median_low,
+        median_high=r.median_high, p90=r.p90,
+    )
+
+
+def median_cells(k: Keyed, mask: np.ndarray, x: np.ndarray) -> pd.DataFrame:
+    sel = mask & (k.key >= 0)
+    s = pd.Series(np.asarray(x, dtype=float)[sel]).groupby(k.key[sel])
+    agg = pd.DataFrame({"rows": s.size(), "median": s.median()})
+    return k.frame(agg.index.to_numpy(), rows=agg["rows"].to_numpy(), median=agg["median"].to_numpy())
+
+
+def finish(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the cell columns an indicator does not set (working columns are kept)."""
+    for col in CELL_COLUMNS:
+        if col not in df:
+            df[col] = None if col == "note" else np.nan
+    return df.reset_index(drop=True)
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [finish(f) for f in frames if len(f)]
+    if not frames:
+        return finish(pd.DataFrame())
+    return pd.concat(frames, ignore_index=True)

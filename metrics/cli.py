@@ -1,0 +1,299 @@
+"""The `civic-metrics` command: set up the store, load data, refresh and export indicators,
+serve the dashboard, or do all of it on demo data with `civic-metrics demo`."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from metrics.config import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
+
+
+class Ctx:
+    def __init__(self, config: str | None):
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    def engine(self):  # type: ignore[no-untyped-def]
+        from metrics.store.db import engine_for, is_initialised
+
+        engine = engine_for(self.settings)
+        if not is_initialised(engine):
+            raise click.ClickException("the store is not set up yet: run `civic-metrics init` first")
+        return engine
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def progress(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", type=click.Path(dir_okay=False), default=None, envvar=CONFIG_ENV_VAR,
+              help=f"Configuration file (default ./config.yaml, or ${CONFIG_ENV_VAR}).")
+@click.version_option(package_name="civic-metrics")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """civic-metrics: public-service indicators (equal service, timeliness, rights uptake)."""
+    ctx.obj = Ctx(config)
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@pass_ctx
+def config_check(obj: Ctx) -> None:
+    """Validate the configuration and report every problem at once."""
+    try:
+        s = load_settings(obj.config)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(
+        f"{s.base_dir / 'config.yaml' if obj.config is None else obj.config}: OK "
+        f"({len(s.services)} services, {len(s.regions)} regions, {len(s.groups)} group attributes, "
+        f"{len(s.etl.sources)} ETL sources)"
+    )
+
+
+# --- store --------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_ctx
+def init(obj: Ctx) -> None:
+    """Create the store, or upgrade it to the newest schema (safe to run again)."""
+    from metrics.store.db import engine_for, upgrade
+
+    engine = engine_for(obj.settings)
+    rev = upgrade(engine)
+    click.echo(f"store ready at schema {rev}: {engine.url.render_as_string(hide_password=True)}")
+
+
+# --- demo data ----------------------------------------------------------------------------
+
+
+@cli.command("demo-data")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder to write cases.csv, population.csv and eligible.csv into.")
+@click.option("--cases", type=click.IntRange(min=100), default=200_000, show_default=True,
+              help="Number of cases to generate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed, same files.")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default="2026-10-31", show_default=True,
+              help="Last day of the three-year history.")
+def demo_data(out: str, cases: int, seed: int, end: dt.datetime) -> None:
+    """Write realistic, deterministic source files for a fictional ministry."""
+    from etl.demo_data import write_demo_data
+
+    t0 = time.perf_counter()
+    files = write_demo_data(Path(out), cases=cases, seed=seed, end=end.date())
+    for name, path in files.items():
+        click.echo(f"{name}: {path}")
+    click.echo(f"{cases:,} cases written in {time.perf_counter() - t0:.1f} s", err=True)
+
+
+# --- etl ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def etl() -> None:
+    """Load source data into the store."""
+
+
+@etl.command("run")
+@click.option("--job", "jobs", multiple=True, help="Source name from config.yaml etl.sources (repeatable; default: all).")
+@pass_ctx
+def etl_run(obj: Ctx, jobs: tuple[str, ...]) -> None:
+    """Extract, map, validate and load; bad rows go to quarantine with their reasons."""
+    from etl.errors import EtlError
+    from etl.runner import run_jobs
+
+    engine = obj.engine()
+    try:
+        summaries = run_jobs(obj.settings, engine, list(jobs) or None, progress)
+    except EtlError as exc:
+        kind = "transient (retrying later may succeed)" if exc.transient else "terminal (fix and run again)"
+        raise click.ClickException(f"{exc}\nnothing was loaded from this source; error is {kind}") from None
+    for s in summaries:
+        click.echo(s.line())
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+@cli.group()
+def metrics() -> None:
+    """Compute, check and export indicators."""
+
+
+@metrics.command("refresh")
+@click.option("--metric", "metric_ids", multiple=True, help="Only these indicators (repeatable; default: all).")
+@pass_ctx
+def metrics_refresh(obj: Ctx, metric_ids: tuple[str, ...]) -> None:
+    """Recompute indicators for every period and slice and store them with their lineage."""
+    from metrics.casedata import EmptyStore
+    from metrics.catalogue import CATALOGUE
+    from metrics.refresh import refresh
+
+    unknown = [m for m in metric_ids if m not in CATALOGUE]
+    if unknown:
+        raise click.BadParameter(f"unknown indicator(s) {unknown}; expected some of {sorted(CATALOGUE)}")
+    try:
+        s = refresh(obj.settings, obj.engine(), list(metric_ids) or None, progress)
+    except EmptyStore as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"refresh {s.run_id}: {s.cells:,} cells from {s.cases:,} cases, as of "
+               f"{s.as_of:%Y-%m-%d %H:%M} UTC, in {s.seconds:.1f} s")
+
+
+@metrics.command("validate")
+@pass_ctx
+def metrics_validate(obj: Ctx) -> None:
+    """Check the indicator catalogue and the configuration together."""
+    from metrics.catalogue import validate_catalogue
+
+    problems = list(validate_catalogue())
+    try:
+        obj.settings  # noqa: B018 - loading validates it
+    except click.ClickException as exc:
+        problems.append(exc.message)
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("catalogue and configuration: OK")
+
+
+@metrics.command("list")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Language of the names.")
+def metrics_list(lang: str) -> None:
+    """List the indicators in the catalogue."""
+    from metrics.catalogue import CATALOGUE
+
+    for m in CATALOGUE.values():
+        click.echo(f"{m.id:32} v{m.version}  {m.unit:10} {m.direction:17} {m.name.get(lang)}")
+
+
+@metrics.command("export")
+@click.option("--metric", required=True, help="Indicator id (see `civic-metrics metrics list`).")
+@click.option("--by", "by", multiple=True, help="Break down by this dimension (repeatable).")
+@click.option("--grain", type=click.Choice(["week", "month", "quarter", "year"]), default="month",
+              show_default=True, help="Period length.")
+@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m"]), default=None,
+              help="First period start to include (YYYY-MM-DD or YYYY-MM).")
+@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m"]), default=None,
+              help="Last period start to include (YYYY-MM-DD or YYYY-MM).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="Output format.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@pass_ctx
+def metrics_export(obj: Ctx, metric: str, by: tuple[str, ...], grain: str, start: dt.datetime | None,
+                   end: dt.datetime | None, fmt: str, out: str | None) -> None:
+    """Export one indicator in the export contract of METRICS.md."""
+    from metrics.query import QueryError, export_records
+
+    try:
+        records = export_records(obj.engine(), metric, tuple(by), grain,
+                                 start.date() if start else None, end.date() if end else None)
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = json.dumps(records, ensure_ascii=False, indent=1) if fmt == "json" else records_csv(records)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{len(records):,} records written to {out}", err=True)
+    else:
+        click.echo(text)
+
+
+def records_csv(records: list[dict]) -> str:
+    fields = ["metric", "period", "grain", "dims", "value", "n", "numerator", "denominator", "ci_low",
+              "ci_high", "suppressed", "note", "as_of", "definition_version"]
+    dims = sorted({d for r in records for d in r["dims"]})
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([f for f in fields if f != "dims"][:3] + dims + fields[4:])
+    for r in records:
+        row = [r["metric"], r["period"], r["grain"], *[r["dims"].get(d, "") for d in dims]]
+        row += ["" if r.get(f) is None else r.get(f) for f in fields[4:]]
+        w.writerow(row)
+    return buf.getvalue().rstrip("\n")
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=8050, show_default=True, help="Port to listen on.")
+@pass_ctx
+def serve(obj: Ctx, host: str, port: int) -> None:
+    """Serve the dashboard (reads metric cells only)."""
+    from dashboard.app import create_app
+
+    app = create_app(obj.settings, obj.engine())
+    click.echo(f"civic-metrics dashboard: http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False)
+
+
+@cli.command()
+@click.option("--port", type=int, default=8050, show_default=True, help="Port for the dashboard.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--cases", type=click.IntRange(min=100), default=200_000, show_default=True,
+              help="Number of demo cases.")
+@click.option("--no-serve", is_flag=True, help="Prepare everything but do not start the dashboard.")
+@pass_ctx
+def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
+    """Set up the store, write demo data, load it, compute indicators and serve the dashboard."""
+    from etl.demo_data import write_demo_data
+    from etl.runner import run_jobs
+    from metrics.refresh import refresh
+    from metrics.store.db import engine_for, upgrade
+
+    t0 = time.perf_counter()
+    s = obj.settings
+    engine = engine_for(s)
+    upgrade(engine)
+    cases_src = s.etl.sources.get("cases")
+    folder = s.resolve(cases_src.path).parent if cases_src else s.resolve("var/demo")
+    progress(f"writing {cases:,} demo cases to {folder}")
+    write_demo_data(folder, cases=cases)
+    for summary in run_jobs(s, engine, None, progress):
+        click.echo(summary.line())
+    r = refresh(s, engine, None, progress)
+    click.echo(f"refresh: {r.cells:,} cells in {r.seconds:.1f} s")
+    click.echo(f"demo ready in {time.perf_counter() - t0:.0f} s")
+    if no_serve:
+        return
+    from dashboard.app import create_app
+
+    app = create_app(s, engine)
+    click.echo(f"civic-metrics dashboard: http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False)
+
+
+def main() -> None:
+    cli()

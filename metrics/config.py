@@ -1,0 +1,361 @@
+"""Typed, frozen settings loaded from config.yaml.
+
+Every problem in the file is reported at once, each naming the file, the line, the key path
+and what was expected, so a ministry's analyst can fix the file in one pass. Secrets never
+live in the file: they come from the environment (see `Secrets`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zoneinfo
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config.yaml")
+CONFIG_ENV_VAR = "CIVIC_METRICS_CONFIG"
+
+# Canonical case fields a source may map. Group attributes come from `groups`.
+CASE_FIELDS = (
+    "source_id", "opened_at", "first_response_at", "closed_at", "due_at", "service",
+    "department", "channel", "region", "outcome", "citizen_key", "handoffs", "reopened",
+    "rating",
+)
+REQUIRED_CASE_FIELDS = ("source_id", "opened_at", "service")
+OUTCOMES = ("resolved", "granted", "refused", "withdrawn", "referred")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Names(Frozen):
+    en: str
+    zh: str | None = None
+
+    def get(self, lang: str) -> str:
+        return (self.zh if lang == "zh" else None) or self.en
+
+
+class StoreSettings(Frozen):
+    url: str = Field("sqlite:///var/civic-metrics.db", description="SQLAlchemy URL of the store")
+
+
+class CalendarSettings(Frozen):
+    holiday_country: str | None = Field("GB", description="ISO country code for `holidays`")
+    holiday_subdivision: str | None = None
+    extra_holidays: tuple[dt.date, ...] = ()
+    extra_working_days: tuple[dt.date, ...] = ()
+
+
+class PrivacySettings(Frozen):
+    min_cell_size: Annotated[int, Field(ge=1)] = 10
+
+
+class Region(Frozen):
+    id: str
+    kind: Literal["urban", "rural", "mixed"] = "mixed"
+    name: Names | None = None
+
+
+class GroupAttribute(Frozen):
+    label: Names
+    values: tuple[str, ...]
+    reference: str
+    not_stated: str = "Not stated"
+
+    @model_validator(mode="after")
+    def _reference_and_not_stated_are_values(self) -> GroupAttribute:
+        problems = []
+        if self.reference not in self.values:
+            problems.append(f"reference {self.reference!r} is not one of values {list(self.values)}")
+        if self.not_stated not in self.values:
+            problems.append(
+                f"values must include the not-stated value {self.not_stated!r}: "
+                "people who did not say are a group of their own"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Service(Frozen):
+    department: str
+    deadline_working_days: Annotated[int, Field(ge=0)] | None = None
+    entitlement: bool = False
+    name: Names | None = None
+
+
+class Target(Frozen):
+    target: float
+    threshold: float
+
+
+class MetricsSettings(Frozen):
+    grains: tuple[Literal["week", "month", "quarter", "year"], ...] = (
+        "week", "month", "quarter", "year",
+    )
+    dimensions: tuple[Literal["region", "channel", "service", "department"], ...] = (
+        "region", "channel", "service", "department",
+    )
+
+    @model_validator(mode="after")
+    def _month_always(self) -> MetricsSettings:
+        if "month" not in self.grains:
+            raise ValueError("grains must include 'month': it is the default grain everywhere")
+        return self
+
+
+class CsvSourceBase(Frozen):
+    path: str
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    values: dict[str, dict[str, str]] = {}
+
+
+class CasesCsvSource(CsvSourceBase):
+    kind: Literal["cases_csv"]
+    timezone: str | None = None
+    datetime_format: str | None = None
+    strict_services: bool = True
+    strict_regions: bool = False
+    columns: dict[str, str]
+    groups: dict[str, str] = {}
+    # Fixed values for canonical fields the file does not carry (e.g. channel: unknown).
+    constants: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _columns_known(self) -> CasesCsvSource:
+        problems = []
+        unknown = sorted(set(self.columns) - set(CASE_FIELDS))
+        if unknown:
+            problems.append(f"columns: unknown canonical fields {unknown}; expected some of {list(CASE_FIELDS)}")
+        missing = [f for f in REQUIRED_CASE_FIELDS if f not in self.columns and f not in self.constants]
+        if missing:
+            problems.append(f"columns: required canonical fields missing: {missing}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ReferenceCsvSource(CsvSourceBase):
+    kind: Literal["population_csv", "eligible_csv"]
+    columns: dict[str, str]
+    total_label: str = "All residents"
+
+    @model_validator(mode="after")
+    def _columns_known(self) -> ReferenceCsvSource:
+        needed = {"year", "region", "attribute", "group"}
+        needed |= {"population"} if self.kind == "population_csv" else {"programme", "eligible"}
+        allowed = needed | ({"eligible_low", "eligible_high", "recipients"} if self.kind == "eligible_csv" else set())
+        problems = []
+        if missing := sorted(needed - set(self.columns)):
+            problems.append(f"columns: missing {missing}")
+        if unknown := sorted(set(self.columns) - allowed):
+            problems.append(f"columns: unknown fields {unknown}; expected some of {sorted(allowed)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+Source = Annotated[CasesCsvSource | ReferenceCsvSource, Field(discriminator="kind")]
+
+
+class EtlSettings(Frozen):
+    sources: dict[str, Source] = {}
+
+
+class DashboardSettings(Frozen):
+    default_language: Literal["en", "zh"] = "en"
+    headline: tuple[str, ...] = ()
+
+
+class Settings(Frozen):
+    store: StoreSettings = StoreSettings()
+    timezone: str = "UTC"
+    as_of: dt.datetime | None = None
+    calendar: CalendarSettings = CalendarSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    regions: tuple[Region, ...] = ()
+    groups: dict[str, GroupAttribute] = {}
+    channels: tuple[str, ...] = ()
+    services: dict[str, Service] = {}
+    targets: dict[str, Target] = {}
+    metrics: MetricsSettings = MetricsSettings()
+    etl: EtlSettings = EtlSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+    # Where the file was read from: relative paths resolve against its folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Every dimension an indicator is broken down by: configured ones, then groups."""
+        return tuple(self.metrics.dimensions) + tuple(self.groups)
+
+    def service_department(self) -> dict[str, str]:
+        return {k: s.department for k, s in self.services.items()}
+
+
+class Secrets(BaseSettings):
+    """Secrets, from the environment only (never from config.yaml)."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVIC_METRICS_", frozen=True, extra="ignore")
+
+    store_url: SecretStr | None = Field(None, description="Whole store URL, overrides store.url")
+    db_password: SecretStr | None = Field(None, description="Password added to store.url")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `problems` lists every one found."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{path}: {len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH))
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read, validate and cross-check a config file; raise ConfigError listing every problem."""
+    path = config_path(path)
+    if not path.exists():
+        raise ConfigError(path, [f"file not found (set --config or {CONFIG_ENV_VAR})"])
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [f"not valid YAML: {exc}"]) from exc
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, ["top level: expected a mapping of settings"])
+    lines = dict(_key_lines(node)) if node is not None else {}
+    try:
+        settings = Settings.model_validate({**raw, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(err, path, lines) for err in exc.errors()]) from None
+    problems = [_where(path, lines, loc) + msg for loc, msg in cross_check(settings)]
+    if problems:
+        raise ConfigError(path, problems)
+    return settings
+
+
+def cross_check(s: Settings) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Checks that span several sections: yields (key path, problem)."""
+    try:
+        zoneinfo.ZoneInfo(s.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        yield ("timezone",), f"unknown time zone {s.timezone!r}; expected an IANA name like Europe/London"
+    if s.calendar.holiday_country:
+        import holidays
+
+        try:
+            holidays.country_holidays(s.calendar.holiday_country, subdiv=s.calendar.holiday_subdivision)
+        except NotImplementedError:
+            yield ("calendar", "holiday_country"), (
+                f"{s.calendar.holiday_country!r} is not a country the holidays package knows"
+            )
+        except Exception as exc:  # the package raises plain exceptions for bad subdivisions
+            yield ("calendar", "holiday_subdivision"), str(exc)
+    if "://" in s.store.url and "@" in s.store.url.split("://", 1)[1]:
+        userinfo = s.store.url.split("://", 1)[1].split("@", 1)[0]
+        if ":" in userinfo:
+            yield ("store", "url"), (
+                "contains a password; put it in the environment variable "
+                "CIVIC_METRICS_DB_PASSWORD instead, never in the file"
+            )
+    from metrics.catalogue import CATALOGUE
+
+    for metric in s.targets:
+        if metric not in CATALOGUE:
+            yield ("targets", metric), f"unknown indicator; expected one of {sorted(CATALOGUE)}"
+    for i, metric in enumerate(s.dashboard.headline):
+        if metric not in CATALOGUE:
+            yield ("dashboard", "headline", i), f"unknown indicator {metric!r}; expected one of {sorted(CATALOGUE)}"
+    for name, src in s.etl.sources.items():
+        if src.kind != "cases_csv":
+            continue
+        for attr in src.groups:
+            if attr not in s.groups:
+                yield ("etl", "sources", name, "groups", attr), (
+                    f"unknown group attribute; expected one of {sorted(s.groups)}"
+                )
+        for field, mapping in src.values.items():
+            if field not in CASE_FIELDS and field not in s.groups:
+                yield ("etl", "sources", name, "values", field), "maps values of a field that is neither a case field nor a group attribute"
+                continue
+            allowed: tuple[str, ...] | None = None
+            if field == "channel" and s.channels:
+                allowed = s.channels
+            elif field == "outcome":
+                allowed = OUTCOMES
+            elif field == "service" and src.strict_services:
+                allowed = tuple(s.services)
+            elif field in s.groups:
+                allowed = s.groups[field].values
+            if allowed is not None:
+                for code, value in mapping.items():
+                    if value not in allowed:
+                        yield ("etl", "sources", name, "values", field, code), (
+                            f"maps to {value!r}, which is not one of {list(allowed)}"
+                        )
+
+
+def _describe(err: Mapping[str, Any], path: Path, lines: dict[tuple, int]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _DISCRIMINATED))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling against docs/settings.md)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in err and err["type"] not in ("value_error", "assertion_error"):
+        msg = f"{msg}, got {err['input']!r}"
+    return _where(path, lines, loc) + msg
+
+
+# Pydantic adds the discriminator tag to locations of tagged unions; users never wrote it.
+_DISCRIMINATED = {"cases_csv", "population_csv", "eligible_csv"}
+
+
+def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = None
+    for n in range(len(loc), 0, -1):
+        line = lines.get(tuple(str(p) for p in loc[:n]))
+        if line:
+            break
+    return f"{path.name}:{line}: {key}: " if line else f"{path.name}: {key}: "
+
+
+def _key_lines(node: yaml.Node, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], int]]:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = prefix + (str(k.value),)
+            yield key, k.start_mark.line + 1
+            yield from _key_lines(v, key)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            key = prefix + (str(i),)
+            yield key, v.start_mark.line + 1
+            yield from _key_lines(v, key)

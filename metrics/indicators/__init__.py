@@ -1,0 +1,1 @@
+"""Indicator functions: each takes the prepared CaseData and returns its cells."""

@@ -1,0 +1,81 @@
+"""Rights uptake: the share of eligible people who receive their entitlement.
+
+Take-up statistics are annual (as the UK DWP and the US IRS publish them), so every period
+shows an annual figure: people granted an entitlement in the 12 months ending with the
+period's last day, over the people eligible in that year. Periods whose 12-month window
+starts before the first case in the store are left out with a note rather than understated.
+Weekly figures would repeat the monthly ones to no purpose and are not computed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metrics.casedata import CaseData
+from metrics.cells import concat
+from metrics.indicators.timeliness import proportion
+from metrics.periods import period_last_day
+
+UPTAKE_GRAINS = ("month", "quarter", "year")
+
+
+def uptake_dims(data: CaseData) -> tuple[str, ...]:
+    return ("service", "region", *data.settings.groups)
+
+
+def uptake_rate(data: CaseData) -> pd.DataFrame:
+    s = data.settings
+    programmes = [k for k, v in s.services.items() if v.entitlement]
+    c = data.cases
+    granted = c[(c["outcome"] == "granted") & c["service"].isin(programmes) & c["closed"]]
+    granted = granted.assign(
+        person=granted["citizen_key"].fillna("case:" + granted["case_key"]),
+        decided=granted["closed_date"].to_numpy().astype("datetime64[D]"),
+    )
+    first_day = data.first_date
+    frames = []
+    for grain in (g for g in UPTAKE_GRAINS if g in s.metrics.grains):
+        periods = data.periods(grain)
+        for start, last in zip(periods, period_last_day(grain, periods), strict=True):
+            window_start = (last.astype("datetime64[M]") - 12).astype("datetime64[D]") + np.timedelta64(1, "D")
+            year = int(str(last)[:4])
+            win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= last)]
+            for dim in ("", *uptake_dims(data)):
+                frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
+    df = concat(frames)
+    df = proportion(df, df["recipients"], df["eligible"])
+    incomplete = df["incomplete"].astype(bool)
+    df.loc[incomplete, ["value", "ci_low", "ci_high", "numerator"]] = np.nan
+    df.loc[incomplete, "note"] = "fewer than 12 months of cases before this period's end"
+    df.loc[df["eligible"].isna(), "note"] = "no eligible population known for this slice"
+    return df
+
+
+def _cells(data: CaseData, grain: str, start: np.datetime64, year: int, dim: str,
+           win: pd.DataFrame, programmes: list[str], incomplete: bool) -> pd.DataFrame:
+    e = data.eligible
+    e = e[(e["year"] == year) & e["programme"].isin(programmes)]
+    if dim == "":
+        elig = pd.Series({"": e.loc[e["attribute"] == "", "eligible"].sum()}) if len(e) else pd.Series(dtype=float)
+        recip = pd.Series({"": win["person"].nunique()})
+    else:
+        if dim == "service":
+            elig = e[e["attribute"] == ""].groupby("programme")["eligible"].sum()
+        elif dim == "region":
+            elig = e[e["attribute"] == ""].groupby("region")["eligible"].sum()
+        else:
+            elig = e[e["attribute"] == dim].groupby("group_value")["eligible"].sum()
+        recip = win.groupby(dim)["person"].nunique()
+    idx = elig.index.union(recip.index)
+    if dim == "service":
+        idx = idx.intersection(pd.Index(programmes))
+    if len(idx) == 0:
+        return pd.DataFrame()
+    eligible = elig.reindex(idx).to_numpy(dtype=float)
+    eligible[eligible <= 0] = np.nan
+    return pd.DataFrame({
+        "grain": grain, "period": start, "dim": dim, "dim_value": idx.astype(str),
+        "recipients": recip.reindex(idx).fillna(0).to_numpy(dtype=float),
+        "eligible": eligible, "incomplete": incomplete,
+    })

@@ -1,0 +1,80 @@
+"""Volume and equal coverage: cases opened, and cases per 1,000 residents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metrics.casedata import CaseData
+from metrics.cells import concat, keyed, opened_period, sum_cells
+from metrics.stats import poisson_interval
+
+
+def opened_counts(data: CaseData) -> pd.DataFrame:
+    ones = np.ones(len(data.cases), dtype=bool)
+    return concat([sum_cells(k, ones) for k in keyed(data, opened_period(data))])
+
+
+def cases_opened(data: CaseData) -> pd.DataFrame:
+    df = opened_counts(data)
+    df["value"] = df["rows"]
+    df["n"] = df["rows"]
+    return df
+
+
+def coverage_per_1000(data: CaseData) -> pd.DataFrame:
+    df = opened_counts(data)
+    years = pd.to_datetime(df["period"]).dt.year.to_numpy()
+    pop, pop_year = slice_population(data.populations, df["dim"].to_numpy(), df["dim_value"].to_numpy(), years, data.settings.groups)
+    count = df["rows"].to_numpy(dtype=float)
+    low, high = poisson_interval(count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["value"] = np.where(pop > 0, count / pop * 1000, np.nan)
+        df["ci_low"] = np.where(pop > 0, low / pop * 1000, np.nan)
+        df["ci_high"] = np.where(pop > 0, high / pop * 1000, np.nan)
+    df["n"] = count
+    df["numerator"] = count
+    df["denominator"] = np.where(pop > 0, pop, np.nan)
+    notes = np.full(len(df), None, dtype=object)
+    notes[~(pop > 0)] = "no population known for this slice"
+    stale = (pop > 0) & (pop_year != years)
+    notes[stale] = ["population of " + str(int(y)) for y in pop_year[stale]]
+    df["note"] = notes
+    return df
+
+
+def slice_population(
+    populations: pd.DataFrame, dims: np.ndarray, values: np.ndarray, years: np.ndarray, groups: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residents of each (dimension, value, year) slice, with the year the figure is for.
+
+    Region: the region's total; a group value: summed over regions; the whole population,
+    channels and services: everyone. A year without figures takes the latest earlier year
+    (population tables are published years apart), and says so in the cell's note.
+    """
+    out = np.full(len(dims), np.nan)
+    out_year = np.full(len(dims), -1)
+    if populations.empty:
+        return out, out_year
+    p = populations
+    totals = p[p["attribute"] == ""]
+    tables: dict[tuple[str, str], pd.Series] = {}
+
+    def series(dim: str, value: str) -> pd.Series:
+        if (dim, value) not in tables:
+            if dim == "region":
+                rows = totals[totals["region"] == value]
+            elif dim in groups:
+                rows = p[(p["attribute"] == dim) & (p["group_value"] == value)]
+            else:
+                rows = totals
+            tables[(dim, value)] = rows.groupby("year")["population"].sum().sort_index()
+        return tables[(dim, value)]
+
+    for i, (dim, value, year) in enumerate(zip(dims, values, years, strict=True)):
+        s = series(dim, value)
+        known = s[s.index <= year]
+        if len(known):
+            out[i] = known.iloc[-1]
+            out_year[i] = known.index[-1]
+    return out, out_year

@@ -1,0 +1,164 @@
+"""The one read path over metric cells: the dashboard, exports and reports all use it.
+
+It never touches case rows, so every reader is fast and can leak no person's record, and
+everyone sees the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from metrics.catalogue import CATALOGUE
+from metrics.store.models import MetricCell, RefreshRun
+
+COLUMNS = [
+    "metric", "definition_version", "grain", "period", "dim_names", "dims_key", "across", "value",
+    "n", "numerator", "denominator", "ci_low", "ci_high", "suppressed", "note", "as_of",
+    "refresh_run_id",
+]
+
+
+class QueryError(ValueError):
+    pass
+
+
+def dim_names(by: tuple[str, ...] | list[str]) -> str:
+    return ",".join(sorted(by))
+
+
+def parse_dims(dims_key: str) -> dict[str, str]:
+    if not dims_key:
+        return {}
+    return dict(part.split("=", 1) for part in dims_key.split("|"))
+
+
+def read_cells(
+    engine: Engine,
+    metric: str,
+    by: tuple[str, ...] | list[str] = (),
+    grain: str = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    values: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
+    """Cells of one indicator (its newest definition version) for one breakdown.
+
+    `values` keeps only slices whose dimension takes one of the listed values.
+    """
+    if metric not in CATALOGUE:
+        raise QueryError(f"unknown indicator {metric!r}; expected one of {sorted(CATALOGUE)}")
+    version = CATALOGUE[metric].version
+    t = MetricCell.__table__
+    q = select(*(t.c[c] for c in COLUMNS)).where(
+        t.c.metric == metric, t.c.definition_version == version, t.c.grain == grain,
+        t.c.dim_names == dim_names(by), t.c.across == "",
+    )
+    if start is not None:
+        q = q.where(t.c.period >= start)
+    if end is not None:
+        q = q.where(t.c.period <= end)
+    q = q.order_by(t.c.period, t.c.dims_key)
+    with engine.connect() as conn:
+        df = pd.read_sql(q, conn)
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    df["dims"] = df["dims_key"].map(parse_dims)
+    if values:
+        for dim, allowed in values.items():
+            if dim in by and allowed:
+                df = df[df["dims"].map(lambda d, dim=dim, allowed=allowed: d.get(dim) in allowed)]
+    return df.reset_index(drop=True)
+
+
+def breakdowns(engine: Engine, metric: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(MetricCell.dim_names).where(MetricCell.metric == metric).distinct()
+        ).scalars().all()
+    return sorted(rows)
+
+
+def dimension_values(engine: Engine, dim: str, metric: str = "cases_opened") -> list[str]:
+    with engine.connect() as conn:
+        keys = conn.execute(
+            select(MetricCell.dims_key).where(MetricCell.metric == metric, MetricCell.dim_names == dim,
+                                              MetricCell.grain == "year").distinct()
+        ).scalars().all()
+    return sorted(parse_dims(k)[dim] for k in keys)
+
+
+def latest_refresh(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(RefreshRun.__table__).where(RefreshRun.status == "succeeded").order_by(RefreshRun.id.desc()).limit(1)
+        ).mappings().first()
+    return None if row is None else dict(row)
+
+
+def periods(engine: Engine, grain: str = "month") -> list[dt.date]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(MetricCell.period).where(MetricCell.metric == "cases_opened", MetricCell.grain == grain,
+                                            MetricCell.dim_names == "").distinct().order_by(MetricCell.period)
+        ).scalars().all()
+    return [pd.Timestamp(r).date() for r in rows]
+
+
+def count_cells(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(MetricCell)).scalar_one())
+
+
+def _num(x: Any) -> float | int | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    # Counts stored as floats read back as whole numbers.
+    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
+        return int(x)
+    return x
+
+
+def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Cells in the export contract's shape (METRICS.md)."""
+    out = []
+    for r in df.itertuples(index=False):
+        n = _num(r.n)
+        rec: dict[str, Any] = {
+            "metric": r.metric,
+            "period": r.period.isoformat(),
+            "grain": r.grain,
+            "dims": r.dims,
+            "value": _num(r.value),
+            "n": None if n is None else int(n),
+            "numerator": _num(r.numerator),
+            "denominator": _num(r.denominator),
+            "ci_low": _num(r.ci_low),
+            "ci_high": _num(r.ci_high),
+            "suppressed": bool(r.suppressed),
+            "as_of": pd.Timestamp(r.as_of).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "definition_version": int(r.definition_version),
+        }
+        if r.across:
+            rec["across"] = r.across
+        if isinstance(r.note, str) and r.note:
+            rec["note"] = r.note
+        out.append(rec)
+    return out
+
+
+def export_records(engine: Engine, metric: str, by: tuple[str, ...] = (), grain: str = "month",
+                   start: dt.date | None = None, end: dt.date | None = None) -> list[dict[str, Any]]:
+    df = read_cells(engine, metric, by, grain, start, end)
+    if df.empty:
+        known = breakdowns(engine, metric)
+        if dim_names(by) not in known:
+            shown = [k or "(whole population)" for k in known]
+            raise QueryError(
+                f"{metric} is not computed by {dim_names(by) or '(whole population)'}; "
+                f"breakdowns in the store: {shown or 'none (run civic-metrics metrics refresh)'}"
+            )
+    return to_records(df)

@@ -1,0 +1,144 @@
+"""Vectorised statistics used by the indicators: intervals and grouped Kaplan-Meier.
+
+Pure numpy/scipy on arrays, no store access, so each function can be tested against an
+independent computation (scipy.stats, brute force) in isolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+Z95 = float(special.ndtri(0.975))
+# METRICS.md: compare S(t) with 0.5 (or 0.1) with this tolerance, so that floating-point
+# products landing exactly on the threshold count as reaching it.
+KM_TOLERANCE = 1e-9
+
+
+def wilson(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval for k successes out of n (NaN where n == 0)."""
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+        low, high = centre - half, centre + half
+    # Clamp rounding noise so the interval always holds the estimate (0 <= p <= 1).
+    low = np.where(n > 0, np.minimum(np.clip(low, 0, 1), p), np.nan)
+    high = np.where(n > 0, np.maximum(np.clip(high, 0, 1), p), np.nan)
+    return low, high
+
+
+def poisson_interval(k: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) interval for a Poisson count k."""
+    k = np.asarray(k, dtype=float)
+    a = 1 - level
+    low = np.where(k > 0, stats.chi2.ppf(a / 2, 2 * k) / 2, 0.0)
+    high = stats.chi2.ppf(1 - a / 2, 2 * k + 2) / 2
+    return low, high
+
+
+@dataclass(frozen=True)
+class KMResult:
+    """Per group: sizes and Kaplan-Meier quantiles (NaN where S never reaches the level)."""
+
+    groups: np.ndarray  # group codes present, sorted
+    n: np.ndarray
+    events: np.ndarray
+    median: np.ndarray
+    median_low: np.ndarray
+    median_high: np.ndarray
+    p90: np.ndarray
+
+
+def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
+    """Kaplan-Meier estimates for many groups at once.
+
+    group: integer code per observation; t: duration; event: True if the event (closure)
+    was observed, False if censored. Textbook product-limit estimator; censored
+    observations at an event time are still at risk at that time. The median's 95%
+    interval is read off the pointwise log-log interval of S (Greenwood variance), the
+    same interval as `scipy.stats.ecdf(...).sf.confidence_interval(method="log-log")`.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    t = np.asarray(t, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    if group.size == 0:
+        empty = np.array([], dtype=float)
+        return KMResult(np.array([], dtype=np.int64), empty, empty, empty, empty, empty, empty)
+    order = np.lexsort((t, group))
+    g, tt, ee = group[order], t[order], event[order]
+
+    groups, start, sizes = np.unique(g, return_index=True, return_counts=True)
+    gi = np.searchsorted(groups, g)
+    pos = np.arange(g.size) - start[gi]
+
+    # One row per distinct (group, time): at risk = group size - rows before it.
+    new_run = np.ones(g.size, dtype=bool)
+    new_run[1:] = (g[1:] != g[:-1]) | (tt[1:] != tt[:-1])
+    run_start = np.flatnonzero(new_run)
+    d = np.add.reduceat(ee.astype(np.int64), run_start)
+    at_risk = sizes[gi[run_start]] - pos[run_start]
+    rg, rt = gi[run_start], tt[run_start]
+
+    has_event = d > 0
+    rg, rt, d, at_risk = rg[has_event], rt[has_event], d[has_event], at_risk[has_event]
+    factor = 1.0 - d / at_risk
+    surv = _grouped_cumprod(rg, factor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        greenwood = _grouped_cumsum(rg, d / (at_risk * (at_risk - d)))
+        log_s = np.log(surv)
+        se = np.sqrt(greenwood / log_s**2)
+        loglog = np.log(-log_s)
+        s_low = np.exp(-np.exp(loglog + Z95 * se))
+        s_high = np.exp(-np.exp(loglog - Z95 * se))
+    # Where S is 0 the log-log bounds are undefined; the curve itself is certain there.
+    s_low = np.where(surv <= 0, 0.0, np.nan_to_num(s_low, nan=0.0))
+    s_high = np.where(surv <= 0, 0.0, np.nan_to_num(s_high, nan=1.0))
+
+    k = groups.size
+    events = np.bincount(gi, weights=ee, minlength=k)
+
+    def first_time(mask: np.ndarray) -> np.ndarray:
+        out = np.full(k, np.nan)
+        idx = np.flatnonzero(mask)
+        uniq, first = np.unique(rg[idx], return_index=True)
+        out[uniq] = rt[idx[first]]
+        return out
+
+    level = 0.5 + KM_TOLERANCE
+    return KMResult(
+        groups=groups,
+        n=sizes.astype(float),
+        events=events,
+        median=first_time(surv <= level),
+        median_low=first_time(s_low <= level),
+        median_high=first_time(s_high <= level),
+        p90=first_time(surv <= 0.1 + KM_TOLERANCE),
+    )
+
+
+def _grouped_cumprod(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return _grouped_running(g, x, np.cumprod)
+
+
+def _grouped_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # Per group rather than one global cumsum minus offsets: an infinite Greenwood term
+    # (everyone at risk closes) must not leak into the groups after it.
+    return _grouped_running(g, x, np.cumsum)
+
+
+def _grouped_running(g: np.ndarray, x: np.ndarray, running) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A running product or sum restarted at each group; groups are contiguous."""
+    out = np.empty_like(x)
+    if x.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], x.size]
+    for s, e in zip(starts, ends, strict=True):  # loops over groups, not observations
+        out[s:e] = running(x[s:e])
+    return out

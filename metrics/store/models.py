@@ -1,0 +1,186 @@
+"""The store's tables, in three layers: canonical data, metric cells, operations.
+
+All timestamps are UTC, stored without a zone so that SQLite and PostgreSQL hold the same
+values. Bulk work goes through `Model.__table__` with Core statements, never row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# --- canonical data ---------------------------------------------------------------------
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    case_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    source_id: Mapped[str] = mapped_column(String(150))
+    service: Mapped[str] = mapped_column(String(150))
+    department: Mapped[str] = mapped_column(String(150))
+    channel: Mapped[str] = mapped_column(String(60))
+    region: Mapped[str] = mapped_column(String(150))
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A due time given by the source system; when null, the service deadline applies.
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    citizen_key: Mapped[str | None] = mapped_column(String(128))
+    handoffs: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_cases_opened_at", "opened_at"), Index("ix_cases_source", "source"))
+
+
+class CaseGroup(Base):
+    """A case's population-group values, one row per attribute (attributes come from config)."""
+
+    __tablename__ = "case_groups"
+
+    case_key: Mapped[str] = mapped_column(
+        String(200), ForeignKey("cases.case_key", ondelete="CASCADE"), primary_key=True
+    )
+    attribute: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(150))
+
+
+class Population(Base):
+    """Residents by year and region; attribute '' is the region's total."""
+
+    __tablename__ = "populations"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region: Mapped[str] = mapped_column(String(150), primary_key=True)
+    attribute: Mapped[str] = mapped_column(String(60), primary_key=True)
+    group_value: Mapped[str] = mapped_column(String(150), primary_key=True)
+    population: Mapped[int] = mapped_column(BigInteger)
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+
+
+class EligiblePopulation(Base):
+    """People eligible for an entitlement programme; attribute '' is the region's total."""
+
+    __tablename__ = "eligible_populations"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme: Mapped[str] = mapped_column(String(150), primary_key=True)
+    region: Mapped[str] = mapped_column(String(150), primary_key=True)
+    attribute: Mapped[str] = mapped_column(String(60), primary_key=True)
+    group_value: Mapped[str] = mapped_column(String(150), primary_key=True)
+    eligible: Mapped[int] = mapped_column(BigInteger)
+    eligible_low: Mapped[int | None] = mapped_column(BigInteger)
+    eligible_high: Mapped[int | None] = mapped_column(BigInteger)
+    recipients: Mapped[int | None] = mapped_column(BigInteger)
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+
+
+# --- metric cells -------------------------------------------------------------------------
+
+
+class MetricCell(Base):
+    """One indicator value for one period and slice, with its lineage."""
+
+    __tablename__ = "metric_cells"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    metric: Mapped[str] = mapped_column(String(80))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    grain: Mapped[str] = mapped_column(String(10))
+    period: Mapped[dt.date] = mapped_column(Date)
+    # Sorted, comma-joined dimension names ('' for the whole population) and the
+    # slice's values as 'dim=value|dim=value'.
+    dim_names: Mapped[str] = mapped_column(String(200))
+    dims_key: Mapped[str] = mapped_column(String(500))
+    across: Mapped[str] = mapped_column(String(60), default="")
+    value: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int | None] = mapped_column(BigInteger)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(200))
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime)
+    refresh_run_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "metric", "definition_version", "grain", "period", "dim_names", "dims_key", "across",
+            name="uq_metric_cells_slice",
+        ),
+        Index("ix_metric_cells_read", "metric", "grain", "dim_names", "period"),
+    )
+
+
+# --- operations ---------------------------------------------------------------------------
+
+
+class EtlRun(Base):
+    __tablename__ = "etl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))  # running, succeeded, failed
+    file: Mapped[str | None] = mapped_column(String(500))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_new: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_changed: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class QuarantinedRow(Base):
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    etl_run_id: Mapped[int] = mapped_column(Integer, index=True)
+    job: Mapped[str] = mapped_column(String(100))
+    row_number: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the source row as JSON, exactly as read
+
+
+class RefreshRun(Base):
+    __tablename__ = "refresh_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    as_of: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cases: Mapped[int] = mapped_column(BigInteger, default=0)
+    cells: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Lineage: the newest ETL run whose data this refresh saw.
+    last_etl_run_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
