@@ -38,7 +38,8 @@ def uptake_rate(data: CaseData) -> pd.DataFrame:
     for grain in (g for g in UPTAKE_GRAINS if g in s.metrics.grains):
         periods = data.periods(grain)
         for start, last in zip(periods, period_last_day(grain, periods), strict=True):
-            window_start = (last.astype("datetime64[M]") - 12).astype("datetime64[D]") + np.timedelta64(1, "D")
+            # Periods end on a month's last day: the 12 months are that month and the 11 before.
+            window_start = (last.astype("datetime64[M]") - 11).astype("datetime64[D]")
             year = int(str(last)[:4])
             win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= last)]
             for dim in ("", *uptake_dims(data)):

@@ -1,0 +1,409 @@
+"""Every indicator against an independent brute-force computation over the fixture rows.
+
+The fixture is a few hundred random cases (seeded) written as a source CSV and loaded
+through the real ETL into a real SQLite file, then refreshed. The brute force below reads
+the same CSV with the standard library and loops over rows the slow, obvious way: its own
+working-day clock, its own Kaplan-Meier, its own backlog. Open cases, closures after
+as_of, a public holiday, an extra closure day, a Saturday make-up working day, local
+midnight around the clock change and small cells (suppression) are all in the fixture.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import holidays
+import numpy as np
+import pytest
+
+from tests.support import run, write_config
+
+TZ = ZoneInfo("Europe/London")
+UTC = dt.UTC
+AS_OF = dt.datetime(2025, 4, 20, 12, 0, tzinfo=UTC)
+MIN_CELL = 5
+EXTRA_HOLIDAY = dt.date(2025, 2, 14)
+EXTRA_WORKING = dt.date(2025, 3, 8)  # a Saturday
+DEADLINES = {"fast": 2, "slow": 5, "benefit": 10}
+REGIONS = ["North", "South"]
+AGES = ["Young", "Old"]
+POP = {("North", ""): 12000, ("South", ""): 3000, ("North", "Young"): 7000, ("North", "Old"): 4000,
+       ("North", "Not stated"): 1000, ("South", "Young"): 1000, ("South", "Old"): 1800, ("South", "Not stated"): 200}
+ELIGIBLE = {"North": 150, "South": 40}
+
+
+def make_cases(seed: int = 7, n: int = 420) -> list[dict[str, str]]:
+    rng = np.random.default_rng(seed)
+    start = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    span = (AS_OF - start).total_seconds()
+    rows = []
+    for i in range(n):
+        opened = start + dt.timedelta(seconds=float(rng.uniform(0, span)))
+        if i % 37 == 0:  # just before local midnight, where UTC and local dates differ
+            local = opened.astimezone(TZ).replace(hour=23, minute=30)
+            opened = local.astimezone(UTC)
+            if opened > AS_OF:
+                opened -= dt.timedelta(days=3)
+        service = str(rng.choice(["fast", "slow", "benefit"], p=[0.5, 0.3, 0.2]))
+        closed = None
+        if rng.random() < 0.85:
+            closed = opened + dt.timedelta(days=float(rng.exponential(4 if service != "slow" else 9)))
+        outcome = ""
+        if closed is not None:
+            outcome = str(rng.choice(["granted", "refused"])) if service == "benefit" else "resolved"
+        rating = str(int(rng.integers(1, 6))) if closed is not None and rng.random() < 0.3 else ""
+        rows.append({
+            "id": f"K{i:04d}",
+            "opened": opened.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
+            "closed": "" if closed is None else closed.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
+            "service": service,
+            "channel": str(rng.choice(["phone", "web"])),
+            "region": str(rng.choice(REGIONS, p=[0.8, 0.2])),
+            "age": str(rng.choice(["Young", "Old", ""], p=[0.5, 0.4, 0.1])),
+            "citizen": f"P{int(rng.integers(0, 160)):03d}",
+            "outcome": outcome,
+            "rating": rating,
+        })
+    # Cases whose on-time verdict depends on the calendar: each closes on a day that is
+    # on time under the configured calendar and late under a plain Monday-Friday one, or
+    # the other way round.
+    crafted = [
+        ("2025-03-07 10:00:00", "2025-03-11 10:00:00"),  # Saturday 8 March is a working day
+        ("2025-02-13 10:00:00", "2025-02-18 10:00:00"),  # Friday 14 February is closed
+        ("2024-12-24 10:00:00", "2024-12-30 16:00:00"),  # Christmas and Boxing Day
+        ("2025-03-08 09:00:00", "2025-03-12 09:00:00"),  # opened on the make-up Saturday
+        ("2024-10-27 01:30:00", "2024-10-29 01:30:00"),  # the autumn clock change hour
+    ]
+    for j, (opened, closed) in enumerate(crafted * 3):
+        rows.append({"id": f"X{j:03d}", "opened": opened, "closed": closed, "service": "fast",
+                     "channel": "phone", "region": "North", "age": "Old", "citizen": f"Q{j:03d}",
+                     "outcome": "resolved", "rating": ""})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
+    folder = tmp_path_factory.mktemp("indicators")
+    rows = make_cases()
+    with (folder / "cases.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with (folder / "population.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["year", "region", "attribute", "group", "population"])
+        for (region, group), pop in POP.items():
+            for year in (2024, 2025):
+                w.writerow([year, region, "TOTAL" if group == "" else "age_band", group or "TOTAL", pop])
+    with (folder / "eligible.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["year", "programme", "region", "attribute", "group", "eligible"])
+        for region, e in ELIGIBLE.items():
+            for year in (2024, 2025):
+                w.writerow([year, "benefit", region, "TOTAL", "TOTAL", e])
+    config = write_config(folder, {
+        "timezone": "Europe/London",
+        "as_of": AS_OF.isoformat(),
+        "calendar": {"holiday_country": "GB", "holiday_subdivision": "ENG",
+                     "extra_holidays": [EXTRA_HOLIDAY.isoformat()],
+                     "extra_working_days": [EXTRA_WORKING.isoformat()]},
+        "privacy": {"min_cell_size": MIN_CELL},
+        "regions": [{"id": r} for r in REGIONS],
+        "groups": {"age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"],
+                                "reference": "Young"}},
+        "channels": ["phone", "web"],
+        "services": {
+            "fast": {"department": "A", "deadline_working_days": DEADLINES["fast"]},
+            "slow": {"department": "B", "deadline_working_days": DEADLINES["slow"]},
+            "benefit": {"department": "B", "deadline_working_days": DEADLINES["benefit"], "entitlement": True},
+        },
+        "metrics": {"grains": ["month", "quarter"], "dimensions": ["region", "service"]},
+        "etl": {"sources": {
+            "cases": {"kind": "cases_csv", "path": "cases.csv", "datetime_format": "%Y-%m-%d %H:%M:%S",
+                      "columns": {"source_id": "id", "opened_at": "opened", "closed_at": "closed",
+                                  "service": "service", "channel": "channel", "region": "region",
+                                  "citizen_key": "citizen", "outcome": "outcome", "rating": "rating"},
+                      "groups": {"age_band": "age"}},
+            "population": {"kind": "population_csv", "path": "population.csv", "total_label": "TOTAL",
+                           "columns": {"year": "year", "region": "region", "attribute": "attribute",
+                                       "group": "group", "population": "population"}},
+            "eligible": {"kind": "eligible_csv", "path": "eligible.csv", "total_label": "TOTAL",
+                         "columns": {"year": "year", "programme": "programme", "region": "region",
+                                     "attribute": "attribute", "group": "group", "eligible": "eligible"}},
+        }},
+    })
+    run(config, "init")
+    run(config, "etl", "run")
+    run(config, "metrics", "refresh")
+    return config, rows
+
+
+# --- the brute force -------------------------------------------------------------------------
+
+
+def parse_local(text: str) -> dt.datetime | None:
+    if not text:
+        return None
+    naive = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    # Ambiguous autumn times are read as the first (summer-time) occurrence: fold=0.
+    return naive.replace(tzinfo=TZ).astimezone(UTC)
+
+
+class Case:
+    def __init__(self, row: dict[str, str]):
+        self.row = row
+        self.opened = parse_local(row["opened"])
+        closed = parse_local(row["closed"])
+        self.closed = closed if closed is not None and closed <= AS_OF else None
+        self.open_date = self.opened.astimezone(TZ).date()
+        self.close_date = self.closed.astimezone(TZ).date() if self.closed else None
+        self.dims = {"": "", "region": row["region"], "service": row["service"],
+                     "age_band": row["age"] or "Not stated"}
+        end = self.closed or AS_OF
+        self.days = (end - self.opened).total_seconds() / 86400
+
+
+GB = holidays.country_holidays("GB", subdiv="ENG", years=range(2023, 2027))
+
+
+def is_working(d: dt.date) -> bool:
+    return d == EXTRA_WORKING or (d.weekday() < 5 and d not in GB and d != EXTRA_HOLIDAY)
+
+
+def due_date(d0: dt.date, n: int) -> dt.date:
+    d = d0
+    while not is_working(d):
+        d += dt.timedelta(days=1)
+    k = 0
+    while k < n:
+        d += dt.timedelta(days=1)
+        if is_working(d):
+            k += 1
+    return d
+
+
+def month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def quarter_start(d: dt.date) -> dt.date:
+    return d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1)
+
+
+def km_median(durations: list[float], events: list[bool]) -> float | None:
+    s = 1.0
+    for t in sorted({d for d, e in zip(durations, events, strict=True) if e}):
+        at_risk = sum(1 for d in durations if d >= t)
+        deaths = sum(1 for d, e in zip(durations, events, strict=True) if e and d == t)
+        s *= 1 - deaths / at_risk
+        if s <= 0.5 + 1e-9:
+            return t
+    return None
+
+
+def brute_cells(rows: list[dict[str, str]], metric: str, grain: str = "month") -> dict[tuple, tuple]:
+    """(period, dim, value) -> (value, n) for every cell, before suppression."""
+    cases = [Case(r) for r in rows if r["closed"] == "" or parse_local(r["closed"]) >= parse_local(r["opened"])]
+    start = month_start if grain == "month" else quarter_start
+    groups: dict[tuple, list[Case]] = defaultdict(list)
+    for c in cases:
+        for dim, value in c.dims.items():
+            groups[(start(c.open_date), dim, value)].append(c)
+    out: dict[tuple, tuple] = {}
+    for key, members in groups.items():
+        if metric == "cases_opened":
+            out[key] = (len(members), len(members))
+        elif metric == "coverage_per_1000":
+            period, dim, value = key
+            if dim in ("", "service"):
+                pop = POP[("North", "")] + POP[("South", "")]
+            elif dim == "region":
+                pop = POP[(value, "")]
+            else:
+                pop = sum(p for (_, g), p in POP.items() if g == value)
+            out[key] = (len(members) / pop * 1000, len(members))
+        elif metric == "resolution_days_median":
+            out[key] = (km_median([c.days for c in members], [c.closed is not None for c in members]),
+                        len(members))
+        elif metric == "resolution_days_median_closed":
+            closed = [c.days for c in members if c.closed is not None]
+            if closed:
+                out[key] = (statistics.median(closed), len(closed))
+        elif metric == "on_time_rate":
+            determined = on_time = 0
+            for c in members:
+                due = due_date(c.open_date, DEADLINES[c.row["service"]])
+                if c.closed is not None:
+                    determined += 1
+                    on_time += c.close_date <= due
+                elif AS_OF.astimezone(TZ).date() > due:
+                    determined += 1
+            if determined:
+                out[key] = (on_time / determined, determined)
+        elif metric == "satisfied_share":
+            ratings = [int(c.row["rating"]) for c in members if c.row["rating"]]
+            if ratings:
+                out[key] = (sum(r >= 4 for r in ratings) / len(ratings), len(ratings))
+    return out
+
+
+def brute_backlog(rows: list[dict[str, str]]) -> dict[tuple, tuple]:
+    cases = [Case(r) for r in rows]
+    out = {}
+    month = dt.date(2024, 1, 1)
+    while month <= AS_OF.date():
+        nxt = (month + dt.timedelta(days=32)).replace(day=1)
+        last = nxt - dt.timedelta(days=1)
+        counts: dict[tuple, int] = defaultdict(int)
+        seen: set[tuple] = set()
+        for c in cases:
+            if c.open_date > last:
+                continue
+            for dim, value in c.dims.items():
+                seen.add((dim, value))
+                if c.close_date is None or c.close_date > last:
+                    counts[(dim, value)] += 1
+        for dv in seen:
+            out[(month, *dv)] = (counts[dv], counts[dv])
+        month = nxt
+    return out
+
+
+def exported(config: Path, metric: str, by: str | None = None, grain: str = "month") -> dict[tuple, dict]:
+    args = ["metrics", "export", "--metric", metric, "--grain", grain, "--format", "json"]
+    if by:
+        args += ["--by", by]
+    records = json.loads(run(config, *args).stdout)
+    out = {}
+    for r in records:
+        dim, value = next(iter(r["dims"].items()), ("", ""))
+        out[(dt.date.fromisoformat(r["period"]), dim, value)] = r
+    return out
+
+
+def compare(config: Path, metric: str, expected: dict[tuple, tuple], grain: str = "month",
+            dims: tuple[str | None, ...] = (None, "region", "service", "age_band")) -> int:
+    compared = 0
+    for by in dims:
+        got = exported(config, metric, by, grain)
+        want = {k: v for k, v in expected.items() if k[1] == (by or "")}
+        assert set(got) == set(want), f"{metric} by {by}: cells differ: {set(got) ^ set(want)}"
+        for key, (value, n) in want.items():
+            rec = got[key]
+            if n < MIN_CELL:
+                assert rec["suppressed"] and rec["value"] is None and rec["n"] is None, (metric, key, rec)
+                continue
+            if rec["suppressed"]:  # secondary suppression: a neighbour was small
+                assert rec["value"] is None
+                continue
+            assert rec["n"] == n, (metric, key, rec, n)
+            if value is None:
+                assert rec["value"] is None and "not reached" in rec.get("note", ""), (metric, key, rec)
+            else:
+                assert rec["value"] == pytest.approx(value, abs=1e-9), (metric, key, rec, value)
+            compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("metric", [
+    "cases_opened", "coverage_per_1000", "resolution_days_median", "resolution_days_median_closed",
+    "on_time_rate", "satisfied_share",
+])
+@pytest.mark.parametrize("grain", ["month", "quarter"])
+def test_indicator_matches_brute_force(fixture_store, metric: str, grain: str) -> None:
+    config, rows = fixture_store
+    compared = compare(config, metric, brute_cells(rows, metric, grain), grain)
+    assert compared > 10  # the comparison did cover real, unsuppressed cells
+
+
+def test_backlog_matches_brute_force(fixture_store) -> None:
+    config, rows = fixture_store
+    assert compare(config, "backlog_open", brute_backlog(rows)) > 10
+
+
+def test_uptake_matches_brute_force(fixture_store) -> None:
+    config, rows = fixture_store
+    cases = [Case(r) for r in rows]
+    first = min(c.open_date for c in cases)
+    got = exported(config, "uptake_rate", "region")
+    checked = 0
+    for (period, _dim, region), rec in got.items():
+        last = (period + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        window_start = (last.replace(day=1) - dt.timedelta(days=330)).replace(day=1)
+        while (last.year - window_start.year) * 12 + last.month - window_start.month > 11:
+            window_start = (window_start + dt.timedelta(days=32)).replace(day=1)
+        if window_start < first:
+            assert rec["value"] is None and "12 months" in rec["note"]
+            continue
+        people = {c.row["citizen"] for c in cases if c.row["service"] == "benefit"
+                  and c.row["outcome"] == "granted" and c.close_date is not None
+                  and window_start <= c.close_date <= last and c.row["region"] == region}
+        assert rec["numerator"] == len(people)
+        assert rec["value"] == pytest.approx(len(people) / ELIGIBLE[region], abs=1e-12)
+        checked += 1
+    assert checked >= 4
+
+
+def test_suppressed_cells_carry_no_number(fixture_store) -> None:
+    config, _ = fixture_store
+    got = exported(config, "on_time_rate", "region")
+    suppressed = [r for r in got.values() if r["suppressed"]]
+    assert suppressed, "the fixture has small cells; some must be suppressed"
+    for r in suppressed:
+        assert all(r[k] is None for k in ("value", "n", "numerator", "denominator", "ci_low", "ci_high"))
+        assert "suppressed" in r["note"]
+
+
+def test_secondary_suppression_protects_the_lonely_small_cell(fixture_store) -> None:
+    """Where exactly one region is small, subtracting the other from the total would reveal
+    it: the other must be suppressed too."""
+    config, _ = fixture_store
+    total = exported(config, "cases_opened")
+    by_region = exported(config, "cases_opened", "region")
+    periods = {k[0] for k in by_region}
+    found = 0
+    for p in periods:
+        cells = [r for k, r in by_region.items() if k[0] == p]
+        if total[(p, "", "")]["suppressed"]:
+            continue
+        hidden = [r for r in cells if r["suppressed"]]
+        assert len(hidden) != 1, f"{p}: one region suppressed alone can be recovered from the total"
+        found += len(hidden) == 2
+    assert found, "the fixture should exercise secondary suppression"
+
+
+def test_intervals_hold_their_values(fixture_store) -> None:
+    config, _ = fixture_store
+    for metric in ("on_time_rate", "satisfied_share", "resolution_days_median", "coverage_per_1000"):
+        for r in exported(config, metric, "region").values():
+            if r["value"] is not None and r["ci_low"] is not None:
+                assert r["ci_low"] <= r["value"] + 1e-12
+                if r["ci_high"] is not None:
+                    assert r["value"] <= r["ci_high"] + 1e-12
+
+
+def test_every_export_passes_the_contract_checker(fixture_store, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.support import SHARED
+
+    checker = SHARED / "tools" / "check_export.py"
+    if not checker.exists():
+        pytest.skip("../shared/tools/check_export.py not found beside the checkout (CI has it)")
+    config, _ = fixture_store
+    for metric in ("cases_opened", "on_time_rate", "resolution_days_median", "uptake_rate",
+                   "satisfied_share", "backlog_open", "coverage_per_1000", "resolution_days_median_closed"):
+        out = tmp_path / f"{metric}.json"
+        run(config, "metrics", "export", "--metric", metric, "--by", "region", "--out", str(out))
+        res = subprocess.run([sys.executable, str(checker), str(out), "--min-cell", str(MIN_CELL)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout
+        assert not math.isnan(len(json.loads(out.read_text())))
