@@ -83,8 +83,8 @@ def map_cases(raw: pd.DataFrame, job: str, src: CasesCsvSource, settings: Settin
     else:
         out["department"] = known_dept
     for field in DIM_FIELDS:
-        out[field] = out[field].replace("", np.nan).fillna(NOT_STATED)
-    out["outcome"] = out["outcome"].replace("", None)
+        out[field] = out[field].where(out[field] != "", NOT_STATED)
+    out["outcome"] = out["outcome"].where(out["outcome"] != "", None)
 
     citizen = column("citizen_key")
     out["citizen_key"] = citizen.where(citizen != "", None)
@@ -95,7 +95,7 @@ def map_cases(raw: pd.DataFrame, job: str, src: CasesCsvSource, settings: Settin
         reasons.add(bad, f"{field}: expected a whole number >= 0, got " + quoted(text))
         out[field] = num.fillna(0).astype(np.int64)
     text = column("rating")
-    rating = pd.to_numeric(text.replace("", np.nan), errors="coerce")
+    rating = pd.to_numeric(text.where(text != ""), errors="coerce")
     bad = (text != "") & (rating.isna() | ~rating.isin([1, 2, 3, 4, 5]))
     reasons.add(bad, "rating: expected 1 to 5 or empty, got " + quoted(text))
     out["rating"] = rating.where(~bad).astype("Int64")

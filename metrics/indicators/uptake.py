@@ -2,7 +2,8 @@
 
 Take-up statistics are annual (as the UK DWP and the US IRS publish them), so every period
 shows an annual figure: people granted an entitlement in the 12 months ending with the
-period's last day, over the people eligible in that year. Periods whose 12-month window
+period's last day (or with as_of, for the period still running), over the people eligible
+in that year. Periods whose 12-month window
 starts before the first case in the store are left out with a note rather than understated.
 Weekly figures would repeat the monthly ones to no purpose and are not computed.
 """
@@ -38,10 +39,13 @@ def uptake_rate(data: CaseData) -> pd.DataFrame:
     for grain in (g for g in UPTAKE_GRAINS if g in s.metrics.grains):
         periods = data.periods(grain)
         for start, last in zip(periods, period_last_day(grain, periods), strict=True):
-            # Periods end on a month's last day: the 12 months are that month and the 11 before.
-            window_start = (last.astype("datetime64[M]") - 11).astype("datetime64[D]")
-            year = int(str(last)[:4])
-            win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= last)]
+            # The current period is still running: its window ends at as_of, not in the future.
+            end = min(last, data.as_of_date)
+            window_start = np.datetime64(
+                (pd.Timestamp(end) + pd.Timedelta(days=1) - pd.DateOffset(months=12)).date(), "D"
+            )
+            year = int(str(end)[:4])
+            win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= end)]
             for dim in ("", *uptake_dims(data)):
                 frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
     df = concat(frames)

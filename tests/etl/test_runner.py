@@ -1,0 +1,139 @@
+"""Loading through the real CLI into a real SQLite file: nothing twice, nothing half-written,
+read = loaded + quarantined on every run."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from metrics.store.models import Case, CaseGroup, EtlRun, QuarantinedRow
+from tests.support import run, write_config
+
+HEADER = ["id", "opened", "closed", "type", "age"]
+
+
+def write_cases(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        w.writerows(rows)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Path:
+    write_cases(tmp_path / "cases.csv", [
+        ["1", "2025-01-06 09:00", "2025-01-07 09:00", "pothole", "Young"],
+        ["2", "2025-01-06 10:00", "", "pothole", ""],
+        ["3", "2025-01-06 11:00", "2025-01-01 09:00", "pothole", "Old"],  # closed before opened
+        ["4", "2025-01-07 11:00", "", "unknown-type", "Old"],
+    ])
+    config = write_config(tmp_path, {
+        "timezone": "Europe/London",
+        "services": {"pothole": {"department": "Transport", "deadline_working_days": 5}},
+        "groups": {"age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}},
+        "etl": {"sources": {"cases": {
+            "kind": "cases_csv", "path": "cases.csv", "datetime_format": "%Y-%m-%d %H:%M",
+            "columns": {"source_id": "id", "opened_at": "opened", "closed_at": "closed", "service": "type"},
+            "groups": {"age_band": "age"},
+        }}},
+    })
+    run(config, "init")
+    return config
+
+
+def counts(config: Path) -> dict[str, int]:
+    engine = create_engine(f"sqlite:///{config.parent / 'store.db'}")
+    with engine.connect() as conn:
+        out = {
+            "cases": conn.execute(select(func.count()).select_from(Case)).scalar_one(),
+            "groups": conn.execute(select(func.count()).select_from(CaseGroup)).scalar_one(),
+            "quarantine": conn.execute(select(func.count()).select_from(QuarantinedRow)).scalar_one(),
+        }
+    engine.dispose()
+    return out
+
+
+def runs(config: Path) -> list[dict]:
+    engine = create_engine(f"sqlite:///{config.parent / 'store.db'}")
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(select(EtlRun.__table__).order_by(EtlRun.id)).mappings()]
+    engine.dispose()
+    return rows
+
+
+def test_load_quarantines_bad_rows_and_balances(setup: Path) -> None:
+    result = run(setup, "etl", "run")
+    assert "cases: read 4 = loaded 2 (new 2, changed 0, unchanged 0) + quarantined 2" in result.output
+    assert counts(setup) == {"cases": 2, "groups": 2, "quarantine": 2}
+    r = runs(setup)[-1]
+    assert r["status"] == "succeeded" and r["rows_read"] == r["rows_loaded"] + r["rows_quarantined"] == 4
+    assert len(r["file_sha256"]) == 64
+
+
+def test_running_the_same_file_twice_loads_nothing_twice(setup: Path) -> None:
+    run(setup, "etl", "run")
+    result = run(setup, "etl", "run")
+    assert "loaded 2 (new 0, changed 0, unchanged 2)" in result.output
+    assert counts(setup)["cases"] == 2 and counts(setup)["groups"] == 2
+
+
+def test_a_changed_row_is_updated_in_place(setup: Path) -> None:
+    run(setup, "etl", "run")
+    write_cases(setup.parent / "cases.csv", [
+        ["1", "2025-01-06 09:00", "2025-01-07 09:00", "pothole", "Young"],
+        ["2", "2025-01-06 10:00", "2025-01-09 16:00", "pothole", "Old"],  # now closed
+    ])
+    result = run(setup, "etl", "run")
+    assert "loaded 2 (new 0, changed 1, unchanged 1)" in result.output
+    engine = create_engine(f"sqlite:///{setup.parent / 'store.db'}")
+    with engine.connect() as conn:
+        closed = conn.execute(text("select closed_at from cases where case_key = 'cases:2'")).scalar_one()
+        age = conn.execute(text("select value from case_groups where case_key = 'cases:2'")).scalar_one()
+    assert closed is not None and age == "Old"
+    assert counts(setup)["cases"] == 2
+
+
+def test_missing_file_is_a_clear_error_and_writes_nothing(setup: Path) -> None:
+    (setup.parent / "cases.csv").unlink()
+    result = run(setup, "etl", "run", ok=False)
+    assert result.exit_code != 0
+    assert "cases.csv: file not found" in result.output and "terminal" in result.output
+    assert counts(setup) == {"cases": 0, "groups": 0, "quarantine": 0}
+    assert runs(setup)[-1]["status"] == "failed"
+
+
+def test_wrong_column_names_the_column_and_field(setup: Path) -> None:
+    path = setup.parent / "cases.csv"
+    path.write_text(path.read_text().replace("opened,", "logged,", 1))
+    result = run(setup, "etl", "run", ok=False)
+    assert "column(s) 'opened' (for opened_at) not found" in result.output
+    assert "'logged'" in result.output  # lists what the file does have
+    assert counts(setup) == {"cases": 0, "groups": 0, "quarantine": 0}
+
+
+def test_a_failure_mid_load_leaves_the_store_as_it_was(setup: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(setup, "etl", "run")
+    before = counts(setup)
+    write_cases(setup.parent / "cases.csv", [
+        ["5", "2025-01-08 09:00", "", "pothole", "Young"],
+        ["6", "2025-01-08 09:30", "", "pothole", "Young"],
+    ])
+    import etl.runner
+
+    def fail(*_args: object, **_kw: object) -> None:
+        raise OSError("disk full")
+
+    # The quarantine write comes after the case rows inside the same transaction.
+    monkeypatch.setattr(etl.runner, "_quarantine", fail)
+    with pytest.raises(OSError, match="disk full"):
+        run(setup, "etl", "run")
+    assert counts(setup) == before
+    assert runs(setup)[-1]["status"] == "failed" and "disk full" in runs(setup)[-1]["error"]
+
+
+def test_unknown_job_is_named(setup: Path) -> None:
+    result = run(setup, "etl", "run", "--job", "nightly", ok=False)
+    assert "no ETL source named 'nightly'" in result.output and "['cases']" in result.output
