@@ -1,0 +1,49 @@
+# Two commands on a fresh machine:
+#   make demo   sets up and runs the demo (dashboard on demo data, embedded SQLite)
+#   make test   sets up and runs every test (unit, integration, real data, browser)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8050
+CASES  ?= 200000
+
+.PHONY: demo test install install-test browser lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/civic-metrics demo --port $(PORT) --cases $(CASES)
+
+# Browser tests drive Debian's Chromium through its chromedriver.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and chromium-driver (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "browser tests need chromium and chromedriver: sudo apt-get install chromium chromium-driver" >&2; exit 1; \
+	fi
+
+test: install-test browser
+	$(BIN)/ruff check dashboard metrics etl tests
+	$(BIN)/pytest --headless -q
+
+lint: install-test
+	$(BIN)/ruff check dashboard metrics etl tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
