@@ -796,7 +796,9 @@ def _eligible_frame(rng: np.random.Generator, cal: _Calendar, cases: pd.DataFram
             cell = recipients[(recipients["Year"] == year) & (recipients["Programme"] == programme)]
             u = uptake[p] * rng.lognormal(0, 0.02, n_d)
             total_r = _count_by(cell, None)[:, 0]
-            total = np.ceil(total_r / u).astype(np.int64)
+            # A year the history only partly covers saw only part of its recipients; the
+            # people eligible that year are as many as in a full year.
+            total = np.ceil(total_r / u / _year_covered(cal, year)).astype(np.int64)
             by_breakdown = {
                 b: _split_eligible(rng, total, _count_by(cell, b), u) for b in BREAKDOWNS
             }
@@ -809,6 +811,13 @@ def _eligible_frame(rng: np.random.Generator, cal: _Calendar, cases: pd.DataFram
     frame["Eligible Low"] = np.floor(eligible * (1 - margin)).astype(np.int64)
     frame["Eligible High"] = np.ceil(eligible * (1 + margin)).astype(np.int64)
     return frame[ELIGIBLE_COLUMNS]
+
+
+def _year_covered(cal: _Calendar, year: int) -> float:
+    first = max(cal.start, datetime.date(year, 1, 1))
+    last = min(cal.end, datetime.date(year, 12, 31))
+    days_in_year = (datetime.date(year, 12, 31) - datetime.date(year, 1, 1)).days + 1
+    return max((last - first).days + 1, 1) / days_in_year
 
 
 _BREAKDOWN_COLUMN = {"Age": "Age Group", "Sex": "Sex", "Disability": "Disability Flag",
