@@ -28,21 +28,22 @@ def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) 
         raise SourceMissing(f"{path}: file not found")
     try:
         df = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[], encoding=encoding,
-            sep=delimiter, engine="c",
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            encoding=encoding,
+            sep=delimiter,
+            engine="c",
         )
     except UnicodeDecodeError as exc:
-        raise TerminalError(
-            f"{path}: not valid {encoding} at byte {exc.start}; check the source's `encoding`"
-        ) from exc
+        raise TerminalError(f"{path}: not valid {encoding} at byte {exc.start}; check the source's `encoding`") from exc
     except pd.errors.ParserError as exc:
         raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
     df.columns = [c.lstrip("\ufeff") for c in df.columns]
     missing = {field: col for field, col in needed.items() if col not in df.columns}
     if missing:
         lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
-        raise ColumnsMissing(
-            f"{path}: column(s) {lines} not found; the file has: {', '.join(map(repr, df.columns))}"
-        )
+        raise ColumnsMissing(f"{path}: column(s) {lines} not found; the file has: {', '.join(map(repr, df.columns))}")
     df.insert(0, "_row", range(1, len(df) + 1))
     return df

@@ -27,8 +27,10 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
     if "programme" in text:
         out["programme"] = _mapped("programme", text["programme"], src, reasons)
         entitled = [k for k, v in settings.services.items() if v.entitlement]
-        reasons.add(~out["programme"].isin(entitled) & (out["programme"] != ""),
-                    "programme: " + quoted(out["programme"]) + f" is not an entitlement service {entitled}")
+        reasons.add(
+            ~out["programme"].isin(entitled) & (out["programme"] != ""),
+            "programme: " + quoted(out["programme"]) + f" is not an entitlement service {entitled}",
+        )
 
     is_total = text["attribute"] == src.total_label
     attribute = _mapped("attribute", text["attribute"].where(~is_total, ""), src, reasons, keep_empty=True)
@@ -53,23 +55,31 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
         out[field] = value.astype("Int64")
     if {"eligible_low", "eligible_high"} <= set(text):
         lo, mid, hi = out["eligible_low"], out["eligible"], out["eligible_high"]
-        reasons.add((lo > mid).fillna(False) | (mid > hi).fillna(False), "eligible: low <= eligible <= high does not hold")
+        reasons.add(
+            (lo > mid).fillna(False) | (mid > hi).fillna(False), "eligible: low <= eligible <= high does not hold"
+        )
 
     key = [c for c in ("year", "programme", "region", "attribute", "group_value") if c in out]
     dup = out.duplicated(subset=key, keep="first") & ~reasons.bad
     reasons.add(dup, "duplicate of an earlier row for the same year, region and group")
     bad = reasons.bad
     cols = [c for c in raw.columns if c != "_row"]
-    quarantined = pd.DataFrame({
-        "_row": raw.loc[bad, "_row"],
-        "reason": reasons.text[bad],
-        "raw": [json.dumps(dict(zip(cols, r, strict=True)), ensure_ascii=False)
-                for r in raw.loc[bad, cols].itertuples(index=False, name=None)],
-    })
+    quarantined = pd.DataFrame(
+        {
+            "_row": raw.loc[bad, "_row"],
+            "reason": reasons.text[bad],
+            "raw": [
+                json.dumps(dict(zip(cols, r, strict=True)), ensure_ascii=False)
+                for r in raw.loc[bad, cols].itertuples(index=False, name=None)
+            ],
+        }
+    )
     return out[~bad].reset_index(drop=True), quarantined.reset_index(drop=True)
 
 
-def _mapped(field: str, text: pd.Series, src: ReferenceCsvSource, reasons: Reasons, keep_empty: bool = False) -> pd.Series:
+def _mapped(
+    field: str, text: pd.Series, src: ReferenceCsvSource, reasons: Reasons, keep_empty: bool = False
+) -> pd.Series:
     mapping = src.values.get(field)
     if mapping is None:
         return text

@@ -67,9 +67,15 @@ def run_job(settings: Settings, engine: Engine, job: str, progress: Progress | N
     path = settings.resolve(src.path)
     started = time.perf_counter()
     with engine.begin() as conn:
-        run_id = conn.execute(insert(EtlRun).values(
-            job=job, kind=src.kind, started_at=now(), status="running", file=str(path),
-        )).inserted_primary_key[0]
+        run_id = conn.execute(
+            insert(EtlRun).values(
+                job=job,
+                kind=src.kind,
+                started_at=now(),
+                status="running",
+                file=str(path),
+            )
+        ).inserted_primary_key[0]
     try:
         say(f"{job}: reading {path}")
         if isinstance(src, CasesCsvSource):
@@ -84,34 +90,51 @@ def run_job(settings: Settings, engine: Engine, job: str, progress: Progress | N
         if read != loaded + quarantined:  # the promise of every run; never expected to fail
             raise TerminalError(f"{job}: rows read {read} != loaded {loaded} + quarantined {quarantined}")
         with engine.begin() as conn:
-            conn.execute(update(EtlRun).where(EtlRun.id == run_id).values(
-                status="succeeded", finished_at=now(), file_sha256=sha256(path), rows_read=read,
-                rows_loaded=loaded, rows_new=new, rows_changed=changed, rows_quarantined=quarantined,
-            ))
+            conn.execute(
+                update(EtlRun)
+                .where(EtlRun.id == run_id)
+                .values(
+                    status="succeeded",
+                    finished_at=now(),
+                    file_sha256=sha256(path),
+                    rows_read=read,
+                    rows_loaded=loaded,
+                    rows_new=new,
+                    rows_changed=changed,
+                    rows_quarantined=quarantined,
+                )
+            )
     except Exception as exc:
         with engine.begin() as conn:
-            conn.execute(update(EtlRun).where(EtlRun.id == run_id).values(
-                status="failed", finished_at=now(), error=f"{type(exc).__name__}: {exc}",
-            ))
+            conn.execute(
+                update(EtlRun)
+                .where(EtlRun.id == run_id)
+                .values(
+                    status="failed",
+                    finished_at=now(),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
         raise
     return RunSummary(run_id, job, read, loaded, new, changed, quarantined, time.perf_counter() - started)
 
 
-def _load_cases(settings: Settings, engine: Engine, job: str, src: CasesCsvSource, raw: pd.DataFrame,
-                run_id: int, say: Progress) -> tuple[int, int, int, int, int]:
+def _load_cases(
+    settings: Settings, engine: Engine, job: str, src: CasesCsvSource, raw: pd.DataFrame, run_id: int, say: Progress
+) -> tuple[int, int, int, int, int]:
     mapped = map_cases(raw, job, src, settings)
     cases = mapped.cases
     with engine.begin() as conn:
-        existing = pd.read_sql(
-            select(Case.case_key, Case.row_hash).where(Case.source == job), conn
-        ).set_index("case_key")["row_hash"]
+        existing = pd.read_sql(select(Case.case_key, Case.row_hash).where(Case.source == job), conn).set_index(
+            "case_key"
+        )["row_hash"]
         old_hash = cases["case_key"].map(existing)
         is_new = old_hash.isna()
         changed = ~is_new & (old_hash != cases["row_hash"])
         write = cases[is_new | changed]
         changed_keys = cases.loc[changed, "case_key"].tolist()
         for i in range(0, len(changed_keys), IN_CHUNK):
-            part = changed_keys[i:i + IN_CHUNK]
+            part = changed_keys[i : i + IN_CHUNK]
             conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(part)))
             conn.execute(delete(Case).where(Case.case_key.in_(part)))
         rows = _records(write.assign(etl_run_id=run_id))
@@ -121,15 +144,16 @@ def _load_cases(settings: Settings, engine: Engine, job: str, src: CasesCsvSourc
         done = 0
         for table, batch in ((Case, rows), (CaseGroup, group_rows)):
             for i in range(0, len(batch), CHUNK):
-                conn.execute(insert(table), batch[i:i + CHUNK])
-                done += len(batch[i:i + CHUNK])
+                conn.execute(insert(table), batch[i : i + CHUNK])
+                done += len(batch[i : i + CHUNK])
                 say(f"{job}: writing {done:,}/{total:,} rows ({done * 100 // max(total, 1)}%)")
         _quarantine(conn, mapped.quarantined, job, run_id)
     return len(raw), len(cases), int(is_new.sum()), int(changed.sum()), len(mapped.quarantined)
 
 
-def _load_reference(settings: Settings, engine: Engine, job: str, src: ReferenceCsvSource, raw: pd.DataFrame,
-                    run_id: int) -> tuple[int, int, int, int, int]:
+def _load_reference(
+    settings: Settings, engine: Engine, job: str, src: ReferenceCsvSource, raw: pd.DataFrame, run_id: int
+) -> tuple[int, int, int, int, int]:
     rows, quarantined = map_reference(raw, src, settings)
     model = Population if src.kind == "population_csv" else EligiblePopulation
     with engine.begin() as conn:
@@ -140,7 +164,7 @@ def _load_reference(settings: Settings, engine: Engine, job: str, src: Reference
             conn.execute(delete(model).where(model.year.in_(years)))
         records = _records(rows.assign(etl_run_id=run_id))
         for i in range(0, len(records), CHUNK):
-            conn.execute(insert(model), records[i:i + CHUNK])
+            conn.execute(insert(model), records[i : i + CHUNK])
         _quarantine(conn, quarantined, job, run_id)
     new = max(len(records) - len(before), 0)
     return len(raw), len(records), new, len(records) - new, len(quarantined)
@@ -149,10 +173,13 @@ def _load_reference(settings: Settings, engine: Engine, job: str, src: Reference
 def _quarantine(conn: Connection, q: pd.DataFrame, job: str, run_id: int) -> None:
     if q.empty:
         return
-    conn.execute(insert(QuarantinedRow), [
-        {"etl_run_id": run_id, "job": job, "row_number": int(r), "reason": reason, "raw": raw}
-        for r, reason, raw in zip(q["_row"], q["reason"], q["raw"], strict=True)
-    ])
+    conn.execute(
+        insert(QuarantinedRow),
+        [
+            {"etl_run_id": run_id, "job": job, "row_number": int(r), "reason": reason, "raw": raw}
+            for r, reason, raw in zip(q["_row"], q["reason"], q["raw"], strict=True)
+        ],
+    )
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -160,8 +187,9 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
-def run_jobs(settings: Settings, engine: Engine, jobs: list[str] | None, progress: Progress | None = None) -> list[RunSummary]:
+def run_jobs(
+    settings: Settings, engine: Engine, jobs: list[str] | None, progress: Progress | None = None
+) -> list[RunSummary]:
     """Run the named jobs, or every source, reference tables first."""
     names = jobs or sorted(settings.etl.sources, key=lambda n: settings.etl.sources[n].kind == "cases_csv")
     return [run_job(settings, engine, name, progress) for name in names]
-

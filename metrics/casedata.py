@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from metrics.config import Settings
-from metrics.periods import period_starts, period_index
+from metrics.periods import period_index, period_starts
 from metrics.store.models import Case, CaseGroup, EligiblePopulation, Population
 from metrics.workdays import WorkingCalendar, calendar_for
 
@@ -94,9 +94,20 @@ class EmptyStore(Exception):
 def read_cases(engine: Engine, settings: Settings, as_of: pd.Timestamp) -> pd.DataFrame:
     t = Case.__table__
     cols = [
-        t.c.case_key, t.c.service, t.c.department, t.c.channel, t.c.region, t.c.opened_at,
-        t.c.first_response_at, t.c.closed_at, t.c.due_at, t.c.outcome, t.c.citizen_key,
-        t.c.handoffs, t.c.reopened, t.c.rating,
+        t.c.case_key,
+        t.c.service,
+        t.c.department,
+        t.c.channel,
+        t.c.region,
+        t.c.opened_at,
+        t.c.first_response_at,
+        t.c.closed_at,
+        t.c.due_at,
+        t.c.outcome,
+        t.c.citizen_key,
+        t.c.handoffs,
+        t.c.reopened,
+        t.c.rating,
     ]
     query = select(*cols)
     # One join per configured attribute gives a wide frame straight from the database.

@@ -17,8 +17,17 @@ from metrics.casedata import CaseData
 from metrics.stats import grouped_km
 
 CELL_COLUMNS = (
-    "grain", "period", "dim", "dim_value", "value", "n", "numerator", "denominator",
-    "ci_low", "ci_high", "note",
+    "grain",
+    "period",
+    "dim",
+    "dim_value",
+    "value",
+    "n",
+    "numerator",
+    "denominator",
+    "ci_low",
+    "ci_high",
+    "note",
 )
 
 
@@ -63,7 +72,9 @@ class Keyed:
         return df
 
 
-def keyed(data: CaseData, period_of_case: dict[str, np.ndarray], dims: tuple[str, ...] | None = None) -> Iterator[Keyed]:
+def keyed(
+    data: CaseData, period_of_case: dict[str, np.ndarray], dims: tuple[str, ...] | None = None
+) -> Iterator[Keyed]:
     """For each grain (with its per-case period index) and each slicing, the cell keys."""
     for grain, pidx in period_of_case.items():
         periods = data.periods(grain)
@@ -95,8 +106,13 @@ def km_cells(k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray) -> pd
     sel = mask & (k.key >= 0)
     r = grouped_km(k.key[sel], t[sel], event[sel])
     return k.frame(
-        r.groups, rows=r.n, events=r.events, median=r.median, median_low=r.median_low,
-        median_high=r.median_high, p90=r.p90,
+        r.groups,
+        rows=r.n,
+        events=r.events,
+        median=r.median,
+        median_low=r.median_low,
+        median_high=r.median_high,
+        p90=r.p90,
     )
 
 

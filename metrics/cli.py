@@ -47,8 +47,14 @@ def progress(msg: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "-c", type=click.Path(dir_okay=False), default=None, envvar=CONFIG_ENV_VAR,
-              help=f"Configuration file (default ./config.yaml, or ${CONFIG_ENV_VAR}).")
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar=CONFIG_ENV_VAR,
+    help=f"Configuration file (default ./config.yaml, or ${CONFIG_ENV_VAR}).",
+)
 @click.version_option(package_name="civic-metrics")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None) -> None:
@@ -98,13 +104,24 @@ def init(obj: Ctx) -> None:
 
 
 @cli.command("demo-data")
-@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
-              help="Folder to write cases.csv, population.csv and eligible.csv into.")
-@click.option("--cases", type=click.IntRange(min=100), default=200_000, show_default=True,
-              help="Number of cases to generate.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder to write cases.csv, population.csv and eligible.csv into.",
+)
+@click.option(
+    "--cases", type=click.IntRange(min=100), default=200_000, show_default=True, help="Number of cases to generate."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed, same files.")
-@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default="2026-10-31", show_default=True,
-              help="Last day of the three-year history.")
+@click.option(
+    "--end",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2026-10-31",
+    show_default=True,
+    help="Last day of the three-year history.",
+)
 def demo_data(out: str, cases: int, seed: int, end: dt.datetime) -> None:
     """Write realistic, deterministic source files for a fictional ministry."""
     from etl.demo_data import write_demo_data
@@ -125,7 +142,9 @@ def etl() -> None:
 
 
 @etl.command("run")
-@click.option("--job", "jobs", multiple=True, help="Source name from config.yaml etl.sources (repeatable; default: all).")
+@click.option(
+    "--job", "jobs", multiple=True, help="Source name from config.yaml etl.sources (repeatable; default: all)."
+)
 @pass_ctx
 def etl_run(obj: Ctx, jobs: tuple[str, ...]) -> None:
     """Extract, map, validate and load; bad rows go to quarantine with their reasons."""
@@ -166,8 +185,10 @@ def metrics_refresh(obj: Ctx, metric_ids: tuple[str, ...]) -> None:
         s = refresh(obj.settings, obj.engine(), list(metric_ids) or None, progress)
     except EmptyStore as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"refresh {s.run_id}: {s.cells:,} cells from {s.cases:,} cases, as of "
-               f"{s.as_of:%Y-%m-%d %H:%M} UTC, in {s.seconds:.1f} s")
+    click.echo(
+        f"refresh {s.run_id}: {s.cells:,} cells from {s.cases:,} cases, as of "
+        f"{s.as_of:%Y-%m-%d %H:%M} UTC, in {s.seconds:.1f} s"
+    )
 
 
 @metrics.command("validate")
@@ -201,24 +222,49 @@ def metrics_list(lang: str) -> None:
 @metrics.command("export")
 @click.option("--metric", required=True, help="Indicator id (see `civic-metrics metrics list`).")
 @click.option("--by", "by", multiple=True, help="Break down by this dimension (repeatable).")
-@click.option("--grain", type=click.Choice(["week", "month", "quarter", "year"]), default="month",
-              show_default=True, help="Period length.")
-@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m"]), default=None,
-              help="First period start to include (YYYY-MM-DD or YYYY-MM).")
-@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m"]), default=None,
-              help="Last period start to include (YYYY-MM-DD or YYYY-MM).")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
-              help="Output format.")
+@click.option(
+    "--grain",
+    type=click.Choice(["week", "month", "quarter", "year"]),
+    default="month",
+    show_default=True,
+    help="Period length.",
+)
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m"]),
+    default=None,
+    help="First period start to include (YYYY-MM-DD or YYYY-MM).",
+)
+@click.option(
+    "--to",
+    "end",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m"]),
+    default=None,
+    help="Last period start to include (YYYY-MM-DD or YYYY-MM).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True, help="Output format."
+)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
 @pass_ctx
-def metrics_export(obj: Ctx, metric: str, by: tuple[str, ...], grain: str, start: dt.datetime | None,
-                   end: dt.datetime | None, fmt: str, out: str | None) -> None:
+def metrics_export(
+    obj: Ctx,
+    metric: str,
+    by: tuple[str, ...],
+    grain: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    fmt: str,
+    out: str | None,
+) -> None:
     """Export one indicator in the export contract of METRICS.md."""
     from metrics.query import QueryError, export_records
 
     try:
-        records = export_records(obj.engine(), metric, tuple(by), grain,
-                                 start.date() if start else None, end.date() if end else None)
+        records = export_records(
+            obj.engine(), metric, tuple(by), grain, start.date() if start else None, end.date() if end else None
+        )
     except QueryError as exc:
         raise click.ClickException(str(exc)) from None
     text = json.dumps(records, ensure_ascii=False, indent=1) if fmt == "json" else records_csv(records)
@@ -230,8 +276,22 @@ def metrics_export(obj: Ctx, metric: str, by: tuple[str, ...], grain: str, start
 
 
 def records_csv(records: list[dict]) -> str:
-    fields = ["metric", "period", "grain", "dims", "value", "n", "numerator", "denominator", "ci_low",
-              "ci_high", "suppressed", "note", "as_of", "definition_version"]
+    fields = [
+        "metric",
+        "period",
+        "grain",
+        "dims",
+        "value",
+        "n",
+        "numerator",
+        "denominator",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+        "note",
+        "as_of",
+        "definition_version",
+    ]
     dims = sorted({d for r in records for d in r["dims"]})
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -262,8 +322,7 @@ def serve(obj: Ctx, host: str, port: int) -> None:
 @cli.command()
 @click.option("--port", type=int, default=8050, show_default=True, help="Port for the dashboard.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--cases", type=click.IntRange(min=100), default=200_000, show_default=True,
-              help="Number of demo cases.")
+@click.option("--cases", type=click.IntRange(min=100), default=200_000, show_default=True, help="Number of demo cases.")
 @click.option("--no-serve", is_flag=True, help="Prepare everything but do not start the dashboard.")
 @pass_ctx
 def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:

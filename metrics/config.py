@@ -23,8 +23,19 @@ CONFIG_ENV_VAR = "CIVIC_METRICS_CONFIG"
 
 # Canonical case fields a source may map. Group attributes come from `groups`.
 CASE_FIELDS = (
-    "source_id", "opened_at", "first_response_at", "closed_at", "due_at", "service",
-    "department", "channel", "region", "outcome", "citizen_key", "handoffs", "reopened",
+    "source_id",
+    "opened_at",
+    "first_response_at",
+    "closed_at",
+    "due_at",
+    "service",
+    "department",
+    "channel",
+    "region",
+    "outcome",
+    "citizen_key",
+    "handoffs",
+    "reopened",
     "rating",
 )
 REQUIRED_CASE_FIELDS = ("source_id", "opened_at", "service")
@@ -99,10 +110,16 @@ class Target(Frozen):
 
 class MetricsSettings(Frozen):
     grains: tuple[Literal["week", "month", "quarter", "year"], ...] = (
-        "week", "month", "quarter", "year",
+        "week",
+        "month",
+        "quarter",
+        "year",
     )
     dimensions: tuple[Literal["region", "channel", "service", "department"], ...] = (
-        "region", "channel", "service", "department",
+        "region",
+        "channel",
+        "service",
+        "department",
     )
 
     @model_validator(mode="after")
@@ -273,17 +290,21 @@ def cross_check(s: Settings) -> Iterator[tuple[tuple[str | int, ...], str]]:
         try:
             holidays.country_holidays(s.calendar.holiday_country, subdiv=s.calendar.holiday_subdivision)
         except NotImplementedError:
-            yield ("calendar", "holiday_country"), (
-                f"{s.calendar.holiday_country!r} is not a country the holidays package knows"
+            yield (
+                ("calendar", "holiday_country"),
+                (f"{s.calendar.holiday_country!r} is not a country the holidays package knows"),
             )
         except Exception as exc:  # the package raises plain exceptions for bad subdivisions
             yield ("calendar", "holiday_subdivision"), str(exc)
     if "://" in s.store.url and "@" in s.store.url.split("://", 1)[1]:
         userinfo = s.store.url.split("://", 1)[1].split("@", 1)[0]
         if ":" in userinfo:
-            yield ("store", "url"), (
-                "contains a password; put it in the environment variable "
-                "CIVIC_METRICS_DB_PASSWORD instead, never in the file"
+            yield (
+                ("store", "url"),
+                (
+                    "contains a password; put it in the environment variable "
+                    "CIVIC_METRICS_DB_PASSWORD instead, never in the file"
+                ),
             )
     from metrics.catalogue import CATALOGUE
 
@@ -298,12 +319,16 @@ def cross_check(s: Settings) -> Iterator[tuple[tuple[str | int, ...], str]]:
             continue
         for attr in src.groups:
             if attr not in s.groups:
-                yield ("etl", "sources", name, "groups", attr), (
-                    f"unknown group attribute; expected one of {sorted(s.groups)}"
+                yield (
+                    ("etl", "sources", name, "groups", attr),
+                    (f"unknown group attribute; expected one of {sorted(s.groups)}"),
                 )
         for field, mapping in src.values.items():
             if field not in CASE_FIELDS and field not in s.groups:
-                yield ("etl", "sources", name, "values", field), "maps values of a field that is neither a case field nor a group attribute"
+                yield (
+                    ("etl", "sources", name, "values", field),
+                    "maps values of a field that is neither a case field nor a group attribute",
+                )
                 continue
             allowed: tuple[str, ...] | None = None
             if field == "channel" and s.channels:
@@ -317,8 +342,9 @@ def cross_check(s: Settings) -> Iterator[tuple[tuple[str | int, ...], str]]:
             if allowed is not None:
                 for code, value in mapping.items():
                     if value not in allowed:
-                        yield ("etl", "sources", name, "values", field, code), (
-                            f"maps to {value!r}, which is not one of {list(allowed)}"
+                        yield (
+                            ("etl", "sources", name, "values", field, code),
+                            (f"maps to {value!r}, which is not one of {list(allowed)}"),
                         )
 
 
@@ -351,11 +377,11 @@ def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:
 def _key_lines(node: yaml.Node, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], int]]:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
-            key = prefix + (str(k.value),)
+            key = (*prefix, str(k.value))
             yield key, k.start_mark.line + 1
             yield from _key_lines(v, key)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            key = prefix + (str(i),)
+            key = (*prefix, str(i))
             yield key, v.start_mark.line + 1
             yield from _key_lines(v, key)

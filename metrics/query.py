@@ -17,8 +17,22 @@ from metrics.catalogue import CATALOGUE
 from metrics.store.models import MetricCell, RefreshRun
 
 COLUMNS = [
-    "metric", "definition_version", "grain", "period", "dim_names", "dims_key", "across", "value",
-    "n", "numerator", "denominator", "ci_low", "ci_high", "suppressed", "note", "as_of",
+    "metric",
+    "definition_version",
+    "grain",
+    "period",
+    "dim_names",
+    "dims_key",
+    "across",
+    "value",
+    "n",
+    "numerator",
+    "denominator",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+    "note",
+    "as_of",
     "refresh_run_id",
 ]
 
@@ -55,8 +69,11 @@ def read_cells(
     version = CATALOGUE[metric].version
     t = MetricCell.__table__
     q = select(*(t.c[c] for c in COLUMNS)).where(
-        t.c.metric == metric, t.c.definition_version == version, t.c.grain == grain,
-        t.c.dim_names == dim_names(by), t.c.across == "",
+        t.c.metric == metric,
+        t.c.definition_version == version,
+        t.c.grain == grain,
+        t.c.dim_names == dim_names(by),
+        t.c.across == "",
     )
     if start is not None:
         q = q.where(t.c.period >= start)
@@ -76,35 +93,51 @@ def read_cells(
 
 def breakdowns(engine: Engine, metric: str) -> list[str]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(MetricCell.dim_names).where(MetricCell.metric == metric).distinct()
-        ).scalars().all()
+        rows = conn.execute(select(MetricCell.dim_names).where(MetricCell.metric == metric).distinct()).scalars().all()
     return sorted(rows)
 
 
 def dimension_values(engine: Engine, dim: str, metric: str = "cases_opened") -> list[str]:
     with engine.connect() as conn:
-        keys = conn.execute(
-            select(MetricCell.dims_key).where(MetricCell.metric == metric, MetricCell.dim_names == dim,
-                                              MetricCell.grain == "year").distinct()
-        ).scalars().all()
+        keys = (
+            conn.execute(
+                select(MetricCell.dims_key)
+                .where(MetricCell.metric == metric, MetricCell.dim_names == dim, MetricCell.grain == "year")
+                .distinct()
+            )
+            .scalars()
+            .all()
+        )
     return sorted(parse_dims(k)[dim] for k in keys)
 
 
 def latest_refresh(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(
-            select(RefreshRun.__table__).where(RefreshRun.status == "succeeded").order_by(RefreshRun.id.desc()).limit(1)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(RefreshRun.__table__)
+                .where(RefreshRun.status == "succeeded")
+                .order_by(RefreshRun.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
     return None if row is None else dict(row)
 
 
 def periods(engine: Engine, grain: str = "month") -> list[dt.date]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(MetricCell.period).where(MetricCell.metric == "cases_opened", MetricCell.grain == grain,
-                                            MetricCell.dim_names == "").distinct().order_by(MetricCell.period)
-        ).scalars().all()
+        rows = (
+            conn.execute(
+                select(MetricCell.period)
+                .where(MetricCell.metric == "cases_opened", MetricCell.grain == grain, MetricCell.dim_names == "")
+                .distinct()
+                .order_by(MetricCell.period)
+            )
+            .scalars()
+            .all()
+        )
     return [pd.Timestamp(r).date() for r in rows]
 
 
@@ -150,8 +183,14 @@ def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def export_records(engine: Engine, metric: str, by: tuple[str, ...] = (), grain: str = "month",
-                   start: dt.date | None = None, end: dt.date | None = None) -> list[dict[str, Any]]:
+def export_records(
+    engine: Engine,
+    metric: str,
+    by: tuple[str, ...] = (),
+    grain: str = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> list[dict[str, Any]]:
     df = read_cells(engine, metric, by, grain, start, end)
     if df.empty:
         known = breakdowns(engine, metric)

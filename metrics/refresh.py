@@ -13,8 +13,8 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from metrics.casedata import CaseData, load_case_data
-from metrics.cells import CELL_COLUMNS, finish
 from metrics.catalogue import CATALOGUE, MetricDefinition
+from metrics.cells import CELL_COLUMNS, finish
 from metrics.config import Settings
 from metrics.store.models import EtlRun, MetricCell, RefreshRun
 from metrics.suppression import suppress
@@ -42,8 +42,9 @@ def compute_cells(data: CaseData, metrics: list[MetricDefinition]) -> pd.DataFra
     return suppress(cells, data.settings.privacy.min_cell_size)
 
 
-def refresh(settings: Settings, engine: Engine, metric_ids: list[str] | None = None,
-            progress: Progress | None = None) -> RefreshSummary:
+def refresh(
+    settings: Settings, engine: Engine, metric_ids: list[str] | None = None, progress: Progress | None = None
+) -> RefreshSummary:
     say = progress or (lambda _msg: None)
     metrics = [CATALOGUE[m] for m in metric_ids] if metric_ids else list(CATALOGUE.values())
     started = time.perf_counter()
@@ -62,42 +63,55 @@ def refresh(settings: Settings, engine: Engine, metric_ids: list[str] | None = N
         say(f"writing {len(rows):,} cells")
         with engine.begin() as conn:
             for m in metrics:
-                conn.execute(delete(MetricCell).where(
-                    (MetricCell.metric == m.id) & (MetricCell.definition_version == m.version)
-                ))
+                conn.execute(
+                    delete(MetricCell).where((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version))
+                )
             for chunk in range(0, len(rows), 20_000):
-                conn.execute(insert(MetricCell), rows[chunk:chunk + 20_000])
-            conn.execute(update(RefreshRun).where(RefreshRun.id == run_id).values(
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), status="succeeded",
-                as_of=data.as_of.to_pydatetime(), cases=len(data.cases), cells=len(rows),
-            ))
+                conn.execute(insert(MetricCell), rows[chunk : chunk + 20_000])
+            conn.execute(
+                update(RefreshRun)
+                .where(RefreshRun.id == run_id)
+                .values(
+                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    status="succeeded",
+                    as_of=data.as_of.to_pydatetime(),
+                    cases=len(data.cases),
+                    cells=len(rows),
+                )
+            )
     except Exception as exc:
         with engine.begin() as conn:
-            conn.execute(update(RefreshRun).where(RefreshRun.id == run_id).values(
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-            ))
+            conn.execute(
+                update(RefreshRun)
+                .where(RefreshRun.id == run_id)
+                .values(
+                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
         raise
-    return RefreshSummary(run_id, data.as_of.to_pydatetime(), len(data.cases), len(rows),
-                          time.perf_counter() - started)
+    return RefreshSummary(run_id, data.as_of.to_pydatetime(), len(data.cases), len(rows), time.perf_counter() - started)
 
 
 def to_rows(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> list[dict]:
     df = cells
     dims_key = np.where(df["dim"] == "", "", df["dim"] + "=" + df["dim_value"].astype(str))
-    out = pd.DataFrame({
-        "metric": df["metric"],
-        "definition_version": df["definition_version"].astype(int),
-        "grain": df["grain"],
-        "period": pd.to_datetime(df["period"]).dt.date,
-        "dim_names": df["dim"],
-        "dims_key": dims_key,
-        "across": "",
-        "suppressed": df["suppressed"].astype(bool),
-        "note": df["note"],
-        "as_of": as_of,
-        "refresh_run_id": run_id,
-    })
+    out = pd.DataFrame(
+        {
+            "metric": df["metric"],
+            "definition_version": df["definition_version"].astype(int),
+            "grain": df["grain"],
+            "period": pd.to_datetime(df["period"]).dt.date,
+            "dim_names": df["dim"],
+            "dims_key": dims_key,
+            "across": "",
+            "suppressed": df["suppressed"].astype(bool),
+            "note": df["note"],
+            "as_of": as_of,
+            "refresh_run_id": run_id,
+        }
+    )
     for col in ("value", "n", "numerator", "denominator", "ci_low", "ci_high"):
         out[col] = df[col].astype(float)
     out["n"] = out["n"].round()

@@ -34,11 +34,13 @@ def _secondary(df: pd.DataFrame, primary: np.ndarray) -> np.ndarray:
     sliced = (df["dim"] != "").to_numpy()
     if not sliced.any():
         return out
-    work = pd.DataFrame({
-        "grp": df.groupby(["metric", "grain", "period", "dim"], sort=False).ngroup().to_numpy(),
-        "primary": primary,
-        "n": df["n"].to_numpy(dtype=float),
-    })[sliced]
+    work = pd.DataFrame(
+        {
+            "grp": df.groupby(["metric", "grain", "period", "dim"], sort=False).ngroup().to_numpy(),
+            "primary": primary,
+            "n": df["n"].to_numpy(dtype=float),
+        }
+    )[sliced]
     count = work.groupby("grp")["primary"].transform("sum")
     size = work.groupby("grp")["primary"].transform("size")
     lonely = work[(count == 1) & (size > 1) & ~work["primary"]]

@@ -47,8 +47,7 @@ def status(
             )
     else:
         raise ValueError(
-            f"direction {direction!r} has no on-track side; expected "
-            "'higher_is_better' or 'lower_is_better'"
+            f"direction {direction!r} has no on-track side; expected 'higher_is_better' or 'lower_is_better'"
         )
     if value is None or math.isnan(value):
         return None

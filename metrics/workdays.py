@@ -40,9 +40,7 @@ class WorkingCalendar:
 
     @cached_property
     def working_days(self) -> np.ndarray:
-        days = np.arange(
-            np.datetime64(self.first, "D"), np.datetime64(self.last, "D") + 1, dtype="datetime64[D]"
-        )
+        days = np.arange(np.datetime64(self.first, "D"), np.datetime64(self.last, "D") + 1, dtype="datetime64[D]")
         weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
         work = (weekday < 5) & ~np.isin(days, self.holidays)
         work |= np.isin(days, np.array(self.settings.extra_working_days, dtype="datetime64[D]"))

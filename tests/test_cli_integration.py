@@ -58,8 +58,21 @@ def test_export_follows_the_contract(pipeline: Path, tmp_path: Path) -> None:
     result = run(pipeline, "metrics", "export", "--metric", "on_time_rate", "--by", "region", "--format", "json")
     records = json.loads(result.stdout)
     assert {r["dims"]["region"] for r in records} >= {"Northgate", "Highmoor"}
-    keys = {"metric", "period", "grain", "dims", "value", "n", "numerator", "denominator", "ci_low",
-            "ci_high", "suppressed", "as_of", "definition_version"}
+    keys = {
+        "metric",
+        "period",
+        "grain",
+        "dims",
+        "value",
+        "n",
+        "numerator",
+        "denominator",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+        "as_of",
+        "definition_version",
+    }
     for r in records:
         assert keys <= set(r)
         assert r["metric"] == "on_time_rate" and r["grain"] == "month"
@@ -74,8 +87,21 @@ def test_export_follows_the_contract(pipeline: Path, tmp_path: Path) -> None:
 
 
 def test_csv_export_and_period_filters(pipeline: Path) -> None:
-    result = run(pipeline, "metrics", "export", "--metric", "cases_opened", "--grain", "quarter",
-                 "--from", "2025-01", "--to", "2025-12", "--format", "csv")
+    result = run(
+        pipeline,
+        "metrics",
+        "export",
+        "--metric",
+        "cases_opened",
+        "--grain",
+        "quarter",
+        "--from",
+        "2025-01",
+        "--to",
+        "2025-12",
+        "--format",
+        "csv",
+    )
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("metric,period,grain,value,n,")
     periods = [line.split(",")[1] for line in lines[1:]]
@@ -89,9 +115,25 @@ def test_unknown_breakdown_is_a_clear_error(pipeline: Path) -> None:
 
 def test_demo_tells_its_stories(pipeline: Path) -> None:
     """The patterns the demo data promises are visible in the exported figures."""
+
     def yearly(metric: str, by: str) -> dict[str, float]:
-        recs = json.loads(run(pipeline, "metrics", "export", "--metric", metric, "--by", by, "--grain", "year",
-                              "--from", "2025-01-01", "--to", "2025-01-01").stdout)
+        recs = json.loads(
+            run(
+                pipeline,
+                "metrics",
+                "export",
+                "--metric",
+                metric,
+                "--by",
+                by,
+                "--grain",
+                "year",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-01-01",
+            ).stdout
+        )
         return {r["dims"][by]: r["value"] for r in recs if r["value"] is not None}
 
     median = yearly("resolution_days_median", "region")

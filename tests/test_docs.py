@@ -49,5 +49,10 @@ def test_every_secret_is_documented() -> None:
 
 def test_the_walker_sees_nested_settings() -> None:
     paths = set(setting_paths(Settings))
-    assert {"privacy.min_cell_size", "services.<name>.deadline_working_days",
-            "etl.sources.<name>.columns", "regions.[].kind", "groups.<name>.label.zh"} <= paths
+    assert {
+        "privacy.min_cell_size",
+        "services.<name>.deadline_working_days",
+        "etl.sources.<name>.columns",
+        "regions.[].kind",
+        "groups.<name>.label.zh",
+    } <= paths

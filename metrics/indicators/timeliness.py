@@ -16,13 +16,17 @@ def resolution_days_median(data: CaseData) -> pd.DataFrame:
     t = c["duration_days"].to_numpy()
     e = c["closed"].to_numpy()
     everyone = np.ones(len(c), dtype=bool)
-    df = concat([
-        km_cells(k, everyone, t, e).assign(
-            value=lambda f: f["median"], n=lambda f: f["rows"], ci_low=lambda f: f["median_low"],
-            ci_high=lambda f: f["median_high"],
-        )
-        for k in keyed(data, opened_period(data))
-    ])
+    df = concat(
+        [
+            km_cells(k, everyone, t, e).assign(
+                value=lambda f: f["median"],
+                n=lambda f: f["rows"],
+                ci_low=lambda f: f["median_low"],
+                ci_high=lambda f: f["median_high"],
+            )
+            for k in keyed(data, opened_period(data))
+        ]
+    )
     not_reached = df["value"].isna()
     df.loc[not_reached, "note"] = "not reached: fewer than half of the cases are resolved"
     # The interval may be open above while the median itself is known.
@@ -33,10 +37,12 @@ def resolution_days_median_closed(data: CaseData) -> pd.DataFrame:
     c = data.cases
     closed = c["closed"].to_numpy()
     t = c["duration_days"].to_numpy()
-    df = concat([
-        median_cells(k, closed, t).assign(value=lambda f: f["median"], n=lambda f: f["rows"])
-        for k in keyed(data, opened_period(data))
-    ])
+    df = concat(
+        [
+            median_cells(k, closed, t).assign(value=lambda f: f["median"], n=lambda f: f["rows"])
+            for k in keyed(data, opened_period(data))
+        ]
+    )
     df["note"] = "closed cases only: biased low while cases are open"
     return df
 
@@ -79,7 +85,9 @@ def backlog_open(data: CaseData) -> pd.DataFrame:
     return df
 
 
-def _stock(data: CaseData, grain: str, periods: np.ndarray, enters: np.ndarray, leaves: np.ndarray) -> list[pd.DataFrame]:
+def _stock(
+    data: CaseData, grain: str, periods: np.ndarray, enters: np.ndarray, leaves: np.ndarray
+) -> list[pd.DataFrame]:
     """Count of cases with enters <= p < leaves for every period p, per slice."""
     frames = []
     P = periods.size

@@ -57,8 +57,16 @@ def uptake_rate(data: CaseData) -> pd.DataFrame:
     return df
 
 
-def _cells(data: CaseData, grain: str, start: np.datetime64, year: int, dim: str,
-           win: pd.DataFrame, programmes: list[str], incomplete: bool) -> pd.DataFrame:
+def _cells(
+    data: CaseData,
+    grain: str,
+    start: np.datetime64,
+    year: int,
+    dim: str,
+    win: pd.DataFrame,
+    programmes: list[str],
+    incomplete: bool,
+) -> pd.DataFrame:
     e = data.eligible
     e = e[(e["year"] == year) & e["programme"].isin(programmes)]
     if dim == "":
@@ -79,8 +87,14 @@ def _cells(data: CaseData, grain: str, start: np.datetime64, year: int, dim: str
         return pd.DataFrame()
     eligible = elig.reindex(idx).to_numpy(dtype=float)
     eligible[eligible <= 0] = np.nan
-    return pd.DataFrame({
-        "grain": grain, "period": start, "dim": dim, "dim_value": idx.astype(str),
-        "recipients": recip.reindex(idx).fillna(0).to_numpy(dtype=float),
-        "eligible": eligible, "incomplete": incomplete,
-    })
+    return pd.DataFrame(
+        {
+            "grain": grain,
+            "period": start,
+            "dim": dim,
+            "dim_value": idx.astype(str),
+            "recipients": recip.reindex(idx).fillna(0).to_numpy(dtype=float),
+            "eligible": eligible,
+            "incomplete": incomplete,
+        }
+    )

@@ -25,7 +25,9 @@ def cases_opened(data: CaseData) -> pd.DataFrame:
 def coverage_per_1000(data: CaseData) -> pd.DataFrame:
     df = opened_counts(data)
     years = pd.to_datetime(df["period"]).dt.year.to_numpy()
-    pop, pop_year = slice_population(data.populations, df["dim"].to_numpy(), df["dim_value"].to_numpy(), years, data.settings.groups)
+    pop, pop_year = slice_population(
+        data.populations, df["dim"].to_numpy(), df["dim_value"].to_numpy(), years, data.settings.groups
+    )
     count = df["rows"].to_numpy(dtype=float)
     low, high = poisson_interval(count)
     with np.errstate(divide="ignore", invalid="ignore"):

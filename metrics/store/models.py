@@ -131,7 +131,13 @@ class MetricCell(Base):
 
     __table_args__ = (
         UniqueConstraint(
-            "metric", "definition_version", "grain", "period", "dim_names", "dims_key", "across",
+            "metric",
+            "definition_version",
+            "grain",
+            "period",
+            "dim_names",
+            "dims_key",
+            "across",
             name="uq_metric_cells_slice",
         ),
         Index("ix_metric_cells_read", "metric", "grain", "dim_names", "period"),

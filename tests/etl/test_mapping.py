@@ -10,23 +10,46 @@ import pytest
 from etl.mapping import map_cases, parse_local_times
 from metrics.config import Settings
 
-SETTINGS = Settings.model_validate({
-    "timezone": "Europe/London",
-    "channels": ["phone", "web"],
-    "services": {"pothole": {"department": "Transport", "deadline_working_days": 5},
-                 "benefit": {"department": "Welfare", "deadline_working_days": 20, "entitlement": True}},
-    "groups": {"age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}},
-    "etl": {"sources": {"cases": {
-        "kind": "cases_csv", "path": "x.csv", "datetime_format": "%d/%m/%Y %H:%M",
-        "columns": {"source_id": "Ref", "opened_at": "Logged", "closed_at": "Closed", "service": "Type",
-                    "channel": "Via", "region": "Area", "rating": "Score", "handoffs": "Moves",
-                    "outcome": "Result"},
-        "groups": {"age_band": "Age"},
-        "values": {"channel": {"T": "phone", "W": "web"}, "service": {"PH": "pothole", "BN": "benefit"},
-                   "outcome": {"OK": "resolved", "Y": "granted"},
-                   "age_band": {"Y": "Young", "O": "Old", "": "Not stated"}},
-    }}},
-})
+SETTINGS = Settings.model_validate(
+    {
+        "timezone": "Europe/London",
+        "channels": ["phone", "web"],
+        "services": {
+            "pothole": {"department": "Transport", "deadline_working_days": 5},
+            "benefit": {"department": "Welfare", "deadline_working_days": 20, "entitlement": True},
+        },
+        "groups": {
+            "age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}
+        },
+        "etl": {
+            "sources": {
+                "cases": {
+                    "kind": "cases_csv",
+                    "path": "x.csv",
+                    "datetime_format": "%d/%m/%Y %H:%M",
+                    "columns": {
+                        "source_id": "Ref",
+                        "opened_at": "Logged",
+                        "closed_at": "Closed",
+                        "service": "Type",
+                        "channel": "Via",
+                        "region": "Area",
+                        "rating": "Score",
+                        "handoffs": "Moves",
+                        "outcome": "Result",
+                    },
+                    "groups": {"age_band": "Age"},
+                    "values": {
+                        "channel": {"T": "phone", "W": "web"},
+                        "service": {"PH": "pothole", "BN": "benefit"},
+                        "outcome": {"OK": "resolved", "Y": "granted"},
+                        "age_band": {"Y": "Young", "O": "Old", "": "Not stated"},
+                    },
+                }
+            }
+        },
+    }
+)
 SOURCE = SETTINGS.etl.sources["cases"]
 COLUMNS = ["Ref", "Logged", "Closed", "Type", "Via", "Area", "Score", "Moves", "Result", "Age"]
 
@@ -73,9 +96,14 @@ def test_bad_rows_are_quarantined_with_every_reason_and_raw_values() -> None:
     reasons = dict(zip(m.quarantined["_row"], m.quarantined["reason"], strict=True))
     assert reasons[2] == "opened_at: cannot read '31/02/2025 10:00' as a date-time (%d/%m/%Y %H:%M)"
     r3 = reasons[3]
-    for part in ("closed_at: before opened_at", "service: no mapping for 'XX'", "channel: no mapping for 'FAX'",
-                 "rating: expected 1 to 5 or empty, got '7'", "handoffs: expected a whole number >= 0, got '-1'",
-                 "age_band: no mapping for 'Z'"):
+    for part in (
+        "closed_at: before opened_at",
+        "service: no mapping for 'XX'",
+        "channel: no mapping for 'FAX'",
+        "rating: expected 1 to 5 or empty, got '7'",
+        "handoffs: expected a whole number >= 0, got '-1'",
+        "age_band: no mapping for 'Z'",
+    ):
         assert part in r3
     assert reasons[4] == "source_id: appears earlier in the same file (A1)"
     assert "source_id: empty" in reasons[5] and "opened_at: empty" in reasons[5]

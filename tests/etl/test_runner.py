@@ -24,22 +24,36 @@ def write_cases(path: Path, rows: list[list[str]]) -> None:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Path:
-    write_cases(tmp_path / "cases.csv", [
-        ["1", "2025-01-06 09:00", "2025-01-07 09:00", "pothole", "Young"],
-        ["2", "2025-01-06 10:00", "", "pothole", ""],
-        ["3", "2025-01-06 11:00", "2025-01-01 09:00", "pothole", "Old"],  # closed before opened
-        ["4", "2025-01-07 11:00", "", "unknown-type", "Old"],
-    ])
-    config = write_config(tmp_path, {
-        "timezone": "Europe/London",
-        "services": {"pothole": {"department": "Transport", "deadline_working_days": 5}},
-        "groups": {"age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}},
-        "etl": {"sources": {"cases": {
-            "kind": "cases_csv", "path": "cases.csv", "datetime_format": "%Y-%m-%d %H:%M",
-            "columns": {"source_id": "id", "opened_at": "opened", "closed_at": "closed", "service": "type"},
-            "groups": {"age_band": "age"},
-        }}},
-    })
+    write_cases(
+        tmp_path / "cases.csv",
+        [
+            ["1", "2025-01-06 09:00", "2025-01-07 09:00", "pothole", "Young"],
+            ["2", "2025-01-06 10:00", "", "pothole", ""],
+            ["3", "2025-01-06 11:00", "2025-01-01 09:00", "pothole", "Old"],  # closed before opened
+            ["4", "2025-01-07 11:00", "", "unknown-type", "Old"],
+        ],
+    )
+    config = write_config(
+        tmp_path,
+        {
+            "timezone": "Europe/London",
+            "services": {"pothole": {"department": "Transport", "deadline_working_days": 5}},
+            "groups": {
+                "age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}
+            },
+            "etl": {
+                "sources": {
+                    "cases": {
+                        "kind": "cases_csv",
+                        "path": "cases.csv",
+                        "datetime_format": "%Y-%m-%d %H:%M",
+                        "columns": {"source_id": "id", "opened_at": "opened", "closed_at": "closed", "service": "type"},
+                        "groups": {"age_band": "age"},
+                    }
+                }
+            },
+        },
+    )
     run(config, "init")
     return config
 
@@ -82,10 +96,13 @@ def test_running_the_same_file_twice_loads_nothing_twice(setup: Path) -> None:
 
 def test_a_changed_row_is_updated_in_place(setup: Path) -> None:
     run(setup, "etl", "run")
-    write_cases(setup.parent / "cases.csv", [
-        ["1", "2025-01-06 09:00", "2025-01-07 09:00", "pothole", "Young"],
-        ["2", "2025-01-06 10:00", "2025-01-09 16:00", "pothole", "Old"],  # now closed
-    ])
+    write_cases(
+        setup.parent / "cases.csv",
+        [
+            ["1", "2025-01-06 09:00", "2025-01-07 09:00", "pothole", "Young"],
+            ["2", "2025-01-06 10:00", "2025-01-09 16:00", "pothole", "Old"],  # now closed
+        ],
+    )
     result = run(setup, "etl", "run")
     assert "loaded 2 (new 0, changed 1, unchanged 1)" in result.output
     engine = create_engine(f"sqlite:///{setup.parent / 'store.db'}")
@@ -117,10 +134,13 @@ def test_wrong_column_names_the_column_and_field(setup: Path) -> None:
 def test_a_failure_mid_load_leaves_the_store_as_it_was(setup: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run(setup, "etl", "run")
     before = counts(setup)
-    write_cases(setup.parent / "cases.csv", [
-        ["5", "2025-01-08 09:00", "", "pothole", "Young"],
-        ["6", "2025-01-08 09:30", "", "pothole", "Young"],
-    ])
+    write_cases(
+        setup.parent / "cases.csv",
+        [
+            ["5", "2025-01-08 09:00", "", "pothole", "Young"],
+            ["6", "2025-01-08 09:30", "", "pothole", "Young"],
+        ],
+    )
     import etl.runner
 
     def fail(*_args: object, **_kw: object) -> None:

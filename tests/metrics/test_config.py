@@ -33,7 +33,9 @@ def test_the_shipped_config_is_valid() -> None:
 
 
 def test_every_problem_is_reported_at_once_with_file_line_and_key(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 timezone: Europe/London
 privacy:
   min_cell_size: ten
@@ -45,7 +47,8 @@ groups:
     label: {en: Age}
     values: [Young, Old]
     reference: Middle
-""")
+""",
+    )
     found = problems_of(path)
     text = "\n".join(found)
     assert len(found) == 4, text
@@ -58,7 +61,9 @@ groups:
 
 
 def test_cross_section_problems_are_collected_too(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 timezone: Mars/Olympus
 calendar: {holiday_country: XX}
 store: {url: "postgresql+psycopg://civic:hunter2@db/civic"}
@@ -78,7 +83,8 @@ etl:
       groups: {sex: s, shoe_size: z}
       values:
         channel: {TEL: telephone}
-""")
+""",
+    )
     found = problems_of(path)
     text = "\n".join(found)
     # Checks that span sections need a well-formed file, so they run once the schema
@@ -117,7 +123,9 @@ def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.M
     assert store_url(s) == "sqlite:///elsewhere.db"
 
 
-def test_relative_sqlite_path_resolves_against_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_sqlite_path_resolves_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CIVIC_METRICS_STORE_URL", raising=False)
     monkeypatch.delenv("CIVIC_METRICS_DB_PASSWORD", raising=False)
     path = write(tmp_path, "store: {url: 'sqlite:///var/x.db'}\n")

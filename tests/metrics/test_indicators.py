@@ -34,8 +34,16 @@ EXTRA_WORKING = dt.date(2025, 3, 8)  # a Saturday
 DEADLINES = {"fast": 2, "slow": 5, "benefit": 10}
 REGIONS = ["North", "South"]
 AGES = ["Young", "Old"]
-POP = {("North", ""): 12000, ("South", ""): 3000, ("North", "Young"): 7000, ("North", "Old"): 4000,
-       ("North", "Not stated"): 1000, ("South", "Young"): 1000, ("South", "Old"): 1800, ("South", "Not stated"): 200}
+POP = {
+    ("North", ""): 12000,
+    ("South", ""): 3000,
+    ("North", "Young"): 7000,
+    ("North", "Old"): 4000,
+    ("North", "Not stated"): 1000,
+    ("South", "Young"): 1000,
+    ("South", "Old"): 1800,
+    ("South", "Not stated"): 200,
+}
 ELIGIBLE = {"North": 150, "South": 40}
 
 
@@ -59,18 +67,20 @@ def make_cases(seed: int = 7, n: int = 420) -> list[dict[str, str]]:
         if closed is not None:
             outcome = str(rng.choice(["granted", "refused"])) if service == "benefit" else "resolved"
         rating = str(int(rng.integers(1, 6))) if closed is not None and rng.random() < 0.3 else ""
-        rows.append({
-            "id": f"K{i:04d}",
-            "opened": opened.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
-            "closed": "" if closed is None else closed.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
-            "service": service,
-            "channel": str(rng.choice(["phone", "web"])),
-            "region": str(rng.choice(REGIONS, p=[0.8, 0.2])),
-            "age": str(rng.choice(["Young", "Old", ""], p=[0.5, 0.4, 0.1])),
-            "citizen": f"P{int(rng.integers(0, 160)):03d}",
-            "outcome": outcome,
-            "rating": rating,
-        })
+        rows.append(
+            {
+                "id": f"K{i:04d}",
+                "opened": opened.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
+                "closed": "" if closed is None else closed.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
+                "service": service,
+                "channel": str(rng.choice(["phone", "web"])),
+                "region": str(rng.choice(REGIONS, p=[0.8, 0.2])),
+                "age": str(rng.choice(["Young", "Old", ""], p=[0.5, 0.4, 0.1])),
+                "citizen": f"P{int(rng.integers(0, 160)):03d}",
+                "outcome": outcome,
+                "rating": rating,
+            }
+        )
     # Cases whose on-time verdict depends on the calendar: each closes on a day that is
     # on time under the configured calendar and late under a plain Monday-Friday one, or
     # the other way round.
@@ -82,9 +92,20 @@ def make_cases(seed: int = 7, n: int = 420) -> list[dict[str, str]]:
         ("2024-10-27 01:30:00", "2024-10-29 01:30:00"),  # the autumn clock change hour
     ]
     for j, (opened, closed) in enumerate(crafted * 3):
-        rows.append({"id": f"X{j:03d}", "opened": opened, "closed": closed, "service": "fast",
-                     "channel": "phone", "region": "North", "age": "Old", "citizen": f"Q{j:03d}",
-                     "outcome": "resolved", "rating": ""})
+        rows.append(
+            {
+                "id": f"X{j:03d}",
+                "opened": opened,
+                "closed": closed,
+                "service": "fast",
+                "channel": "phone",
+                "region": "North",
+                "age": "Old",
+                "citizen": f"Q{j:03d}",
+                "outcome": "resolved",
+                "rating": "",
+            }
+        )
     return rows
 
 
@@ -108,37 +129,77 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
         for region, e in ELIGIBLE.items():
             for year in (2024, 2025):
                 w.writerow([year, "benefit", region, "TOTAL", "TOTAL", e])
-    config = write_config(folder, {
-        "timezone": "Europe/London",
-        "as_of": AS_OF.isoformat(),
-        "calendar": {"holiday_country": "GB", "holiday_subdivision": "ENG",
-                     "extra_holidays": [EXTRA_HOLIDAY.isoformat()],
-                     "extra_working_days": [EXTRA_WORKING.isoformat()]},
-        "privacy": {"min_cell_size": MIN_CELL},
-        "regions": [{"id": r} for r in REGIONS],
-        "groups": {"age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"],
-                                "reference": "Young"}},
-        "channels": ["phone", "web"],
-        "services": {
-            "fast": {"department": "A", "deadline_working_days": DEADLINES["fast"]},
-            "slow": {"department": "B", "deadline_working_days": DEADLINES["slow"]},
-            "benefit": {"department": "B", "deadline_working_days": DEADLINES["benefit"], "entitlement": True},
+    config = write_config(
+        folder,
+        {
+            "timezone": "Europe/London",
+            "as_of": AS_OF.isoformat(),
+            "calendar": {
+                "holiday_country": "GB",
+                "holiday_subdivision": "ENG",
+                "extra_holidays": [EXTRA_HOLIDAY.isoformat()],
+                "extra_working_days": [EXTRA_WORKING.isoformat()],
+            },
+            "privacy": {"min_cell_size": MIN_CELL},
+            "regions": [{"id": r} for r in REGIONS],
+            "groups": {
+                "age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}
+            },
+            "channels": ["phone", "web"],
+            "services": {
+                "fast": {"department": "A", "deadline_working_days": DEADLINES["fast"]},
+                "slow": {"department": "B", "deadline_working_days": DEADLINES["slow"]},
+                "benefit": {"department": "B", "deadline_working_days": DEADLINES["benefit"], "entitlement": True},
+            },
+            "metrics": {"grains": ["month", "quarter"], "dimensions": ["region", "service"]},
+            "etl": {
+                "sources": {
+                    "cases": {
+                        "kind": "cases_csv",
+                        "path": "cases.csv",
+                        "datetime_format": "%Y-%m-%d %H:%M:%S",
+                        "columns": {
+                            "source_id": "id",
+                            "opened_at": "opened",
+                            "closed_at": "closed",
+                            "service": "service",
+                            "channel": "channel",
+                            "region": "region",
+                            "citizen_key": "citizen",
+                            "outcome": "outcome",
+                            "rating": "rating",
+                        },
+                        "groups": {"age_band": "age"},
+                    },
+                    "population": {
+                        "kind": "population_csv",
+                        "path": "population.csv",
+                        "total_label": "TOTAL",
+                        "columns": {
+                            "year": "year",
+                            "region": "region",
+                            "attribute": "attribute",
+                            "group": "group",
+                            "population": "population",
+                        },
+                    },
+                    "eligible": {
+                        "kind": "eligible_csv",
+                        "path": "eligible.csv",
+                        "total_label": "TOTAL",
+                        "columns": {
+                            "year": "year",
+                            "programme": "programme",
+                            "region": "region",
+                            "attribute": "attribute",
+                            "group": "group",
+                            "eligible": "eligible",
+                        },
+                    },
+                }
+            },
         },
-        "metrics": {"grains": ["month", "quarter"], "dimensions": ["region", "service"]},
-        "etl": {"sources": {
-            "cases": {"kind": "cases_csv", "path": "cases.csv", "datetime_format": "%Y-%m-%d %H:%M:%S",
-                      "columns": {"source_id": "id", "opened_at": "opened", "closed_at": "closed",
-                                  "service": "service", "channel": "channel", "region": "region",
-                                  "citizen_key": "citizen", "outcome": "outcome", "rating": "rating"},
-                      "groups": {"age_band": "age"}},
-            "population": {"kind": "population_csv", "path": "population.csv", "total_label": "TOTAL",
-                           "columns": {"year": "year", "region": "region", "attribute": "attribute",
-                                       "group": "group", "population": "population"}},
-            "eligible": {"kind": "eligible_csv", "path": "eligible.csv", "total_label": "TOTAL",
-                         "columns": {"year": "year", "programme": "programme", "region": "region",
-                                     "attribute": "attribute", "group": "group", "eligible": "eligible"}},
-        }},
-    })
+    )
     run(config, "init")
     run(config, "etl", "run")
     run(config, "metrics", "refresh")
@@ -164,8 +225,7 @@ class Case:
         self.closed = closed if closed is not None and closed <= AS_OF else None
         self.open_date = self.opened.astimezone(TZ).date()
         self.close_date = self.closed.astimezone(TZ).date() if self.closed else None
-        self.dims = {"": "", "region": row["region"], "service": row["service"],
-                     "age_band": row["age"] or "Not stated"}
+        self.dims = {"": "", "region": row["region"], "service": row["service"], "age_band": row["age"] or "Not stated"}
         end = self.closed or AS_OF
         self.days = (end - self.opened).total_seconds() / 86400
 
@@ -221,7 +281,7 @@ def brute_cells(rows: list[dict[str, str]], metric: str, grain: str = "month") -
         if metric == "cases_opened":
             out[key] = (len(members), len(members))
         elif metric == "coverage_per_1000":
-            period, dim, value = key
+            _period, dim, value = key
             if dim in ("", "service"):
                 pop = POP[("North", "")] + POP[("South", "")]
             elif dim == "region":
@@ -230,8 +290,7 @@ def brute_cells(rows: list[dict[str, str]], metric: str, grain: str = "month") -
                 pop = sum(p for (_, g), p in POP.items() if g == value)
             out[key] = (len(members) / pop * 1000, len(members))
         elif metric == "resolution_days_median":
-            out[key] = (km_median([c.days for c in members], [c.closed is not None for c in members]),
-                        len(members))
+            out[key] = (km_median([c.days for c in members], [c.closed is not None for c in members]), len(members))
         elif metric == "resolution_days_median_closed":
             closed = [c.days for c in members if c.closed is not None]
             if closed:
@@ -288,8 +347,13 @@ def exported(config: Path, metric: str, by: str | None = None, grain: str = "mon
     return out
 
 
-def compare(config: Path, metric: str, expected: dict[tuple, tuple], grain: str = "month",
-            dims: tuple[str | None, ...] = (None, "region", "service", "age_band")) -> int:
+def compare(
+    config: Path,
+    metric: str,
+    expected: dict[tuple, tuple],
+    grain: str = "month",
+    dims: tuple[str | None, ...] = (None, "region", "service", "age_band"),
+) -> int:
     compared = 0
     for by in dims:
         got = exported(config, metric, by, grain)
@@ -312,10 +376,17 @@ def compare(config: Path, metric: str, expected: dict[tuple, tuple], grain: str 
     return compared
 
 
-@pytest.mark.parametrize("metric", [
-    "cases_opened", "coverage_per_1000", "resolution_days_median", "resolution_days_median_closed",
-    "on_time_rate", "satisfied_share",
-])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "cases_opened",
+        "coverage_per_1000",
+        "resolution_days_median",
+        "resolution_days_median_closed",
+        "on_time_rate",
+        "satisfied_share",
+    ],
+)
 @pytest.mark.parametrize("grain", ["month", "quarter"])
 def test_indicator_matches_brute_force(fixture_store, metric: str, grain: str) -> None:
     config, rows = fixture_store
@@ -342,9 +413,15 @@ def test_uptake_matches_brute_force(fixture_store) -> None:
         if window_start < first:
             assert rec["value"] is None and "12 months" in rec["note"]
             continue
-        people = {c.row["citizen"] for c in cases if c.row["service"] == "benefit"
-                  and c.row["outcome"] == "granted" and c.close_date is not None
-                  and window_start <= c.close_date <= last and c.row["region"] == region}
+        people = {
+            c.row["citizen"]
+            for c in cases
+            if c.row["service"] == "benefit"
+            and c.row["outcome"] == "granted"
+            and c.close_date is not None
+            and window_start <= c.close_date <= last
+            and c.row["region"] == region
+        }
         assert rec["numerator"] == len(people)
         assert rec["value"] == pytest.approx(len(people) / ELIGIBLE[region], abs=1e-12)
         checked += 1
@@ -399,11 +476,20 @@ def test_every_export_passes_the_contract_checker(fixture_store, tmp_path) -> No
     if not checker.exists():
         pytest.skip("../shared/tools/check_export.py not found beside the checkout (CI has it)")
     config, _ = fixture_store
-    for metric in ("cases_opened", "on_time_rate", "resolution_days_median", "uptake_rate",
-                   "satisfied_share", "backlog_open", "coverage_per_1000", "resolution_days_median_closed"):
+    for metric in (
+        "cases_opened",
+        "on_time_rate",
+        "resolution_days_median",
+        "uptake_rate",
+        "satisfied_share",
+        "backlog_open",
+        "coverage_per_1000",
+        "resolution_days_median_closed",
+    ):
         out = tmp_path / f"{metric}.json"
         run(config, "metrics", "export", "--metric", metric, "--by", "region", "--out", str(out))
-        res = subprocess.run([sys.executable, str(checker), str(out), "--min-cell", str(MIN_CELL)],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, str(checker), str(out), "--min-cell", str(MIN_CELL)], capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stdout
         assert not math.isnan(len(json.loads(out.read_text())))
