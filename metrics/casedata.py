@@ -69,7 +69,11 @@ def latest_timestamp(engine: Engine) -> dt.datetime | None:
 
 def load_case_data(settings: Settings, engine: Engine) -> CaseData:
     as_of = settings.as_of
-    if as_of is not None and as_of.tzinfo is not None:
+    if as_of is not None:
+        # A cut-off written without an offset is a local wall-clock time, like every date
+        # a ministry writes in its config.
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=settings.tz)
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     as_of = as_of or latest_timestamp(engine)
     if as_of is None:

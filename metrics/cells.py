@@ -132,7 +132,8 @@ def finish(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [finish(f) for f in frames if len(f)]
-    if not frames:
+    # Keep one empty frame when nothing matched, so the working columns still exist.
+    kept = [finish(f) for f in frames if len(f)] or [finish(f) for f in frames[:1]]
+    if not kept:
         return finish(pd.DataFrame())
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(kept, ignore_index=True)

@@ -194,7 +194,8 @@ def export_records(
     df = read_cells(engine, metric, by, grain, start, end)
     if df.empty:
         known = breakdowns(engine, metric)
-        if dim_names(by) not in known:
+        # An indicator with no cells at all has no data (e.g. no ratings): an empty export.
+        if known and dim_names(by) not in known:
             shown = [k or "(whole population)" for k in known]
             raise QueryError(
                 f"{metric} is not computed by {dim_names(by) or '(whole population)'}; "
