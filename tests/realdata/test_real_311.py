@@ -31,7 +31,6 @@ import yaml
 from click.testing import CliRunner
 from scipy import stats
 
-from metrics.catalogue import CATALOGUE
 from metrics.cli import cli
 
 pytestmark = pytest.mark.realdata
