@@ -268,52 +268,66 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(path, ["top level: expected a mapping of settings"])
     lines = dict(_key_lines(node)) if node is not None else {}
+    problems = [_where(path, lines, loc) + msg for loc, msg in raw_checks(raw)]
     try:
         settings = Settings.model_validate({**raw, "base_dir": path.resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(err, path, lines) for err in exc.errors()]) from None
-    problems = [_where(path, lines, loc) + msg for loc, msg in cross_check(settings)]
+        schema = [_describe(err, path, lines) for err in exc.errors()]
+        raise ConfigError(path, schema + problems) from None
+    problems += [_where(path, lines, loc) + msg for loc, msg in cross_check(settings)]
     if problems:
         raise ConfigError(path, problems)
     return settings
 
 
-def cross_check(s: Settings) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Checks that span several sections: yields (key path, problem)."""
-    try:
-        zoneinfo.ZoneInfo(s.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        yield ("timezone",), f"unknown time zone {s.timezone!r}; expected an IANA name like Europe/London"
-    if s.calendar.holiday_country:
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def raw_checks(raw: dict[str, Any]) -> Iterator[Problem]:
+    """Checks of single values that need no valid model, so they are reported together
+    with the schema's problems rather than after them."""
+    tz = raw.get("timezone")
+    if isinstance(tz, str):
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            yield ("timezone",), f"unknown time zone {tz!r}; expected an IANA name like Europe/London"
+    cal = raw.get("calendar")
+    if isinstance(cal, dict) and isinstance(cal.get("holiday_country"), str):
         import holidays
 
+        country, subdiv = cal["holiday_country"], cal.get("holiday_subdivision")
         try:
-            holidays.country_holidays(s.calendar.holiday_country, subdiv=s.calendar.holiday_subdivision)
+            holidays.country_holidays(country, subdiv=subdiv if isinstance(subdiv, str) else None)
         except NotImplementedError:
-            yield (
-                ("calendar", "holiday_country"),
-                (f"{s.calendar.holiday_country!r} is not a country the holidays package knows"),
-            )
+            yield ("calendar", "holiday_country"), f"{country!r} is not a country the holidays package knows"
         except Exception as exc:  # the package raises plain exceptions for bad subdivisions
             yield ("calendar", "holiday_subdivision"), str(exc)
-    if "://" in s.store.url and "@" in s.store.url.split("://", 1)[1]:
-        userinfo = s.store.url.split("://", 1)[1].split("@", 1)[0]
-        if ":" in userinfo:
-            yield (
-                ("store", "url"),
-                (
-                    "contains a password; put it in the environment variable "
-                    "CIVIC_METRICS_DB_PASSWORD instead, never in the file"
-                ),
-            )
+    store = raw.get("store")
+    url = store.get("url") if isinstance(store, dict) else None
+    userinfo = url.split("://", 1)[1].rpartition("@")[0] if isinstance(url, str) and "://" in url else ""
+    if ":" in userinfo:
+        yield (
+            ("store", "url"),
+            "contains a password; put it in the environment variable CIVIC_METRICS_DB_PASSWORD "
+            "instead, never in the file",
+        )
     from metrics.catalogue import CATALOGUE
 
-    for metric in s.targets:
+    known = sorted(CATALOGUE)
+    targets = raw.get("targets")
+    for metric in targets if isinstance(targets, dict) else ():
         if metric not in CATALOGUE:
-            yield ("targets", metric), f"unknown indicator; expected one of {sorted(CATALOGUE)}"
-    for i, metric in enumerate(s.dashboard.headline):
+            yield ("targets", metric), f"unknown indicator; expected one of {known}"
+    dash = raw.get("dashboard")
+    headline = dash.get("headline") if isinstance(dash, dict) else None
+    for i, metric in enumerate(headline if isinstance(headline, list) else ()):
         if metric not in CATALOGUE:
-            yield ("dashboard", "headline", i), f"unknown indicator {metric!r}; expected one of {sorted(CATALOGUE)}"
+            yield ("dashboard", "headline", i), f"unknown indicator {metric!r}; expected one of {known}"
+
+
+def cross_check(s: Settings) -> Iterator[Problem]:
+    """Checks that span several sections of a valid model: yields (key path, problem)."""
     for name, src in s.etl.sources.items():
         if src.kind != "cases_csv":
             continue
@@ -350,7 +364,7 @@ def cross_check(s: Settings) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 def _describe(err: Mapping[str, Any], path: Path, lines: dict[tuple, int]) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _DISCRIMINATED))
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling against docs/settings.md)"
     elif err["type"] == "missing":

@@ -87,15 +87,16 @@ etl:
     )
     found = problems_of(path)
     text = "\n".join(found)
-    # Checks that span sections need a well-formed file, so they run once the schema
-    # problems are fixed: a file is put right in at most two passes.
+    # The schema problem of the source and the single-value checks come in one report.
     assert "etl.sources.cases" in text and "unknown canonical fields ['colour']" in text
+    assert "config.yaml:1: timezone: unknown time zone 'Mars/Olympus'" in text
+    assert "config.yaml:2: calendar.holiday_country: 'XX' is not a country" in text
+    assert "config.yaml:3: store.url: contains a password" in text
+    assert "config.yaml:5: targets.happiness_index: unknown indicator" in text
+    # Checks between sections need the sections to be well-formed: a second pass.
     path = write(tmp_path, path.read_text().replace(", colour: c", ""))
     text = "\n".join(problems_of(path))
-    assert "timezone: unknown time zone 'Mars/Olympus'" in text
-    assert "calendar.holiday_country: 'XX' is not a country" in text
     assert "store.url: contains a password" in text
-    assert "targets.happiness_index: unknown indicator" in text
     assert "etl.sources.cases.groups.shoe_size: unknown group attribute" in text
     assert "etl.sources.cases.values.channel.TEL: maps to 'telephone', which is not one of ['phone']" in text
 
