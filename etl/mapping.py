@@ -69,7 +69,9 @@ def map_cases(raw: pd.DataFrame, job: str, src: CasesCsvSource, settings: Settin
         stamps, bad = parse_local_times(text, src.datetime_format, tz)
         if field == "opened_at":
             reasons.add(text == "", "opened_at: empty")
-        reasons.add(bad, f"{field}: cannot read " + quoted(text) + f" as a date-time ({src.datetime_format or 'ISO 8601'})")
+        reasons.add(
+            bad, f"{field}: cannot read " + quoted(text) + f" as a date-time ({src.datetime_format or 'ISO 8601'})"
+        )
         out[field] = stamps
     reasons.add(out["closed_at"] < out["opened_at"], "closed_at: before opened_at")
     reasons.add(out["first_response_at"] < out["opened_at"], "first_response_at: before opened_at")
@@ -113,17 +115,25 @@ def map_cases(raw: pd.DataFrame, job: str, src: CasesCsvSource, settings: Settin
     bad = reasons.bad
     good = out[~bad].copy()
     good["row_hash"] = row_hash(good, {a: v[~bad] for a, v in groups.items()})
-    group_rows = pd.concat(
-        [pd.DataFrame({"case_key": good["case_key"], "attribute": a, "value": v[~bad]}) for a, v in groups.items()],
-        ignore_index=True,
-    ) if groups else pd.DataFrame(columns=["case_key", "attribute", "value"])
+    group_rows = (
+        pd.concat(
+            [pd.DataFrame({"case_key": good["case_key"], "attribute": a, "value": v[~bad]}) for a, v in groups.items()],
+            ignore_index=True,
+        )
+        if groups
+        else pd.DataFrame(columns=["case_key", "attribute", "value"])
+    )
     source_cols = [c for c in raw.columns if c != "_row"]
-    quarantined = pd.DataFrame({
-        "_row": raw.loc[bad, "_row"],
-        "reason": reasons.text[bad],
-        "raw": [json.dumps(dict(zip(source_cols, r, strict=True)), ensure_ascii=False)
-                for r in raw.loc[bad, source_cols].itertuples(index=False, name=None)],
-    })
+    quarantined = pd.DataFrame(
+        {
+            "_row": raw.loc[bad, "_row"],
+            "reason": reasons.text[bad],
+            "raw": [
+                json.dumps(dict(zip(source_cols, r, strict=True)), ensure_ascii=False)
+                for r in raw.loc[bad, source_cols].itertuples(index=False, name=None)
+            ],
+        }
+    )
     return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
 
 
@@ -169,20 +179,36 @@ def _check_allowed(out: pd.DataFrame, src: CasesCsvSource, settings: Settings, r
     reasons.add(out["service"] == "", "service: empty")
     if src.strict_regions and settings.regions:
         ids = [r.id for r in settings.regions]
-        reasons.add(~out["region"].isin(ids) & (out["region"] != ""),
-                    "region: " + quoted(out["region"]) + " is not a configured region")
+        reasons.add(
+            ~out["region"].isin(ids) & (out["region"] != ""),
+            "region: " + quoted(out["region"]) + " is not a configured region",
+        )
     if settings.channels and "channel" in src.values:
-        reasons.add(~out["channel"].isin(settings.channels) & (out["channel"] != ""),
-                    "channel: " + quoted(out["channel"]) + " is not a configured channel")
-    reasons.add(~out["outcome"].isin([*OUTCOMES, ""]),
-                "outcome: " + quoted(out["outcome"]) + f" is not one of {list(OUTCOMES)}")
+        reasons.add(
+            ~out["channel"].isin(settings.channels) & (out["channel"] != ""),
+            "channel: " + quoted(out["channel"]) + " is not a configured channel",
+        )
+    reasons.add(
+        ~out["outcome"].isin([*OUTCOMES, ""]), "outcome: " + quoted(out["outcome"]) + f" is not one of {list(OUTCOMES)}"
+    )
 
 
 def row_hash(cases: pd.DataFrame, groups: dict[str, pd.Series]) -> pd.Series:
     """A digest of everything stored about a case, to tell changed rows from unchanged."""
     cols = [
-        "service", "department", "channel", "region", "opened_at", "first_response_at",
-        "closed_at", "due_at", "outcome", "citizen_key", "handoffs", "reopened", "rating",
+        "service",
+        "department",
+        "channel",
+        "region",
+        "opened_at",
+        "first_response_at",
+        "closed_at",
+        "due_at",
+        "outcome",
+        "citizen_key",
+        "handoffs",
+        "reopened",
+        "rating",
     ]
     frame = cases[cols].astype(str)
     for attr in sorted(groups):

@@ -1,0 +1,62 @@
+"""The dashboard's reads, through `metrics.query` only, cached by data version.
+
+A cache entry is keyed by (store, indicator, breakdown, refresh run): a new metric refresh
+starts a new key, so a page never shows figures from two refreshes side by side. Frames
+returned from here are shared between requests and must not be modified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from metrics import query
+
+
+def refresh_run(engine: Engine) -> dict[str, Any] | None:
+    """The newest successful metric refresh (as_of, cases, finished_at...), None before any."""
+    return query.latest_refresh(engine)
+
+
+def version_of(run: dict[str, Any] | None) -> int | None:
+    return None if run is None else int(run["id"])
+
+
+def data_version(engine: Engine) -> int | None:
+    """The id of the newest successful metric refresh (None before the first one)."""
+    return version_of(refresh_run(engine))
+
+
+@lru_cache(maxsize=256)
+def monthly_cells(engine: Engine, metric: str, by: tuple[str, ...], version: int | None) -> pd.DataFrame:
+    """Every monthly cell of one indicator and breakdown (`version` only keys the cache)."""
+    return query.read_cells(engine, metric, by=by, grain="month")
+
+
+@lru_cache(maxsize=8)
+def months(engine: Engine, version: int | None) -> tuple[dt.date, ...]:
+    return tuple(query.periods(engine, "month"))
+
+
+@lru_cache(maxsize=8)
+def breakdowns(engine: Engine, metric: str, version: int | None) -> tuple[str, ...]:
+    return tuple(query.breakdowns(engine, metric))
+
+
+def slice_cells(df: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    """The rows of one region (or all rows of a whole-population frame when region is None)."""
+    if region is None:
+        return df
+    return df[df["dims"].map(lambda d: d.get("region") == region)]
+
+
+def cell_at(df: pd.DataFrame, period: dt.date) -> dict[str, Any] | None:
+    """The one cell of `period` in a single-slice frame, as a dict; None when there is none."""
+    rows = df[df["period"] == period]
+    if rows.empty:
+        return None
+    return rows.iloc[0].to_dict()

@@ -1,0 +1,131 @@
+"""The app and the overview layout without a browser, over a store the real CLI built."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import plotly.utils
+
+from dashboard import data, ids, views
+from dashboard.app import create_app
+from dashboard.formatting import format_value
+from dashboard.tiles import tile_data
+
+
+def text_of(component) -> str:
+    return json.dumps(component.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder,
+                      ensure_ascii=False)
+
+
+def test_page_works_offline_and_declares_its_language(demo_store):
+    settings, engine = demo_store
+    client = create_app(settings, engine).server.test_client()
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert re.search(r'href="/assets/bootstrap\.min\.css\?m=\d+', html)
+    assert "cdn." not in html and "https://" not in html.split("<body>")[0]
+    css = client.get("/assets/bootstrap.min.css")
+    assert css.status_code == 200 and b"Bootstrap  v5.3" in css.data[:200]
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    assert "civic-metrics" in layout and "Data as of " in layout
+    deps = client.get("/_dash-dependencies").get_json()
+    outputs = " ".join(d["output"] for d in deps)
+    assert f"{ids.OV_TILES}.children" in outputs and f"{ids.OV_LINK}.href" in outputs
+
+
+def test_layout_shows_every_headline_tile(demo_store):
+    settings, engine = demo_store
+    page = text_of(views.overview_layout(engine, settings, "/"))
+    version = data.data_version(engine)
+    latest = data.months(engine, version)[-1]
+    for metric in settings.dashboard.headline:
+        t = tile_data(engine, settings, metric, latest, version=version)
+        assert ids.tile_value(metric) in page
+        assert json.dumps(t["value_text"], ensure_ascii=False) in page
+    # Every indicator with a target shows its status in words beside a shape.
+    for metric in settings.targets:
+        status = tile_data(engine, settings, metric, latest, version=version)["status_text"]
+        assert status and json.dumps(status, ensure_ascii=False) in page
+    assert "Headline indicators" in page and "By region, " in page and "Trend, all regions" in page
+
+
+def test_layout_follows_the_url_and_falls_back_with_a_notice(demo_store):
+    settings, engine = demo_store
+    region = settings.regions[0].id
+    page = text_of(views.overview_layout(engine, settings, "/", period="2025-03",
+                                         region=region, indicator="satisfied_share"))
+    assert '"value": "2025-03"' in page
+    assert f'"value": "{region}"' in page
+    assert '"value": "satisfied_share"' in page
+    assert f"Trend, {region}: 36 months to March 2025" in page
+    assert f"/?period=2025-03&region={region}&indicator=satisfied_share" in page
+
+    bad = text_of(views.overview_layout(engine, settings, "/", period="1999-01",
+                                        region="Atlantis", indicator="happiness"))
+    assert "There are no figures for the month '1999-01'; showing the latest month." in bad
+    assert "'Atlantis' is not a region of this ministry; showing all regions." in bad
+    assert "'happiness' is not an indicator" in bad
+    latest = data.months(engine, data.data_version(engine))[-1]
+    assert f'"value": "{latest:%Y-%m}"' in bad
+
+
+def test_resolve_filters_defaults(demo_store):
+    settings, engine = demo_store
+    months = data.months(engine, data.data_version(engine))
+    assert views.resolve_filters(months, settings, None, None, None) == (
+        months[-1], None, "on_time_rate", [])
+    # A parameter given twice arrives as a list: the last one wins.
+    month, region, metric, notes = views.resolve_filters(
+        months, settings, [months[0].isoformat(), f"{months[1]:%Y-%m}"], "All", "backlog_open")
+    assert (month, region, metric, notes) == (months[1], None, "backlog_open", [])
+
+
+def test_status_is_a_word_and_a_shape(demo_store):
+    t = {"metric": "on_time_rate", "name": "On time", "description": "d", "state": "value",
+         "value_text": "82.3%", "n_text": "Based on 10 determined cases", "status": "off_track",
+         "status_text": "Off track", "target_text": "Target", "direction": "higher_is_better",
+         "change_month_text": "+1.0 pts since last month", "change_year_text": None, "note": None}
+    card = text_of(views.tile_card(t))
+    assert '"Off track"' in card
+    assert views.STATUS_ICON["off_track"] in card and '"aria-hidden": "true"' in card
+    assert "status-off_track" in card
+
+
+def test_count_regions_have_no_reference_line(demo_store):
+    settings, engine = demo_store
+    latest = data.months(engine, data.data_version(engine))[-1]
+    version = data.data_version(engine)
+    backlog = text_of(views.regions_block(engine, settings, "backlog_open", latest, None, version)[1])
+    assert "Target" not in backlog and "All regions" not in backlog and "dashed line" not in backlog
+    on_time = text_of(views.regions_block(engine, settings, "on_time_rate", latest, None, version)[1])
+    target = format_value(settings.targets["on_time_rate"].target, "proportion")
+    assert f"Target {target}" in on_time and f"The dashed line is the target, {target}." in on_time
+
+
+def test_as_of_and_an_unfinished_month(settings):
+    run = {"as_of": dt.datetime(2026, 10, 15, 23, 30), "finished_at": dt.datetime(2026, 10, 16, 2, 0),
+           "cases": 1234}
+    # 23:30 UTC on 15 October is 00:30 on the 16th in London (summer time).
+    assert views.as_of_text(run, settings) == "Data as of 16 October 2026"
+    assert views.as_of_detail(run, settings) == (
+        "Data as of 16 October 2026, 00:30 (Europe/London); figures computed on 16 October 2026 "
+        "from 1,234 cases."
+    )
+    assert views.partial_month_notice(run, settings, dt.date(2026, 10, 1)) == (
+        "October 2026 is not over: its figures cover the data up to 16 October 2026."
+    )
+    assert views.partial_month_notice(run, settings, dt.date(2026, 9, 1)) is None
+    assert views.as_of_text(None, settings) == "No figures yet"
+
+
+def test_an_empty_store_says_what_to_run(cell_store, settings):
+    client = create_app(settings, cell_store).server.test_client()
+    assert client.get("/").status_code == 200
+    assert "No figures yet" in client.get("/_dash-layout").get_data(as_text=True)
+    page = text_of(views.overview_layout(cell_store, settings, "/"))
+    assert "There are no monthly figures in the store yet" in page
+    assert "civic-metrics metrics refresh" in page
