@@ -193,3 +193,11 @@ def run_jobs(
     """Run the named jobs, or every source, reference tables first."""
     names = jobs or sorted(settings.etl.sources, key=lambda n: settings.etl.sources[n].kind == "cases_csv")
     return [run_job(settings, engine, name, progress) for name in names]
+
+
+def forget_source(engine: Engine, job: str) -> int:
+    """Delete every case a source loaded (the demo starts afresh); returns how many."""
+    keys = select(Case.case_key).where(Case.source == job)
+    with engine.begin() as conn:
+        conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(keys)))
+        return conn.execute(delete(Case).where(Case.source == job)).rowcount

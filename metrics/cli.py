@@ -328,7 +328,7 @@ def serve(obj: Ctx, host: str, port: int) -> None:
 def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
     """Set up the store, write demo data, load it, compute indicators and serve the dashboard."""
     from etl.demo_data import write_demo_data
-    from etl.runner import run_jobs
+    from etl.runner import forget_source, run_jobs
     from metrics.refresh import refresh
     from metrics.store.db import engine_for, upgrade
 
@@ -340,6 +340,10 @@ def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
     folder = s.resolve(cases_src.path).parent if cases_src else s.resolve("var/demo")
     progress(f"writing {cases:,} demo cases to {folder}")
     write_demo_data(folder, cases=cases)
+    # Another --cases or seed makes other cases under the same references: start afresh.
+    for job, src in s.etl.sources.items():
+        if src.kind == "cases_csv" and (gone := forget_source(engine, job)):
+            progress(f"{job}: removed {gone:,} cases of an earlier demo")
     for summary in run_jobs(s, engine, None, progress):
         click.echo(summary.line())
     r = refresh(s, engine, None, progress)

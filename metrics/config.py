@@ -328,6 +328,15 @@ def raw_checks(raw: dict[str, Any]) -> Iterator[Problem]:
 
 def cross_check(s: Settings) -> Iterator[Problem]:
     """Checks that span several sections of a valid model: yields (key path, problem)."""
+    from metrics.catalogue import CATALOGUE
+    from metrics.targets import status
+
+    for metric, t in s.targets.items():
+        if metric in CATALOGUE:
+            try:
+                status(None, t.target, t.threshold, CATALOGUE[metric].direction)
+            except ValueError as exc:
+                yield ("targets", metric), str(exc)
     for name, src in s.etl.sources.items():
         if src.kind != "cases_csv":
             continue

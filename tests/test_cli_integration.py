@@ -142,3 +142,16 @@ def test_demo_tells_its_stories(pipeline: Path) -> None:
     assert by_language["Other"] > by_language["English"]
     uptake = yearly("uptake_rate", "region")
     assert uptake["Highmoor"] < min(v for k, v in uptake.items() if k != "Highmoor")
+
+
+def test_demo_starts_afresh_when_run_again(tmp_path: Path) -> None:
+    config = demo_config(tmp_path)
+    run(config, "demo", "--no-serve", "--cases", "3000")
+    result = run(config, "demo", "--no-serve", "--cases", "2000")
+    assert "removed 2,99" in result.output  # the first demo's cases (less its quarantined rows)
+    engine = store(config)
+    with engine.connect() as conn:
+        loaded = conn.execute(
+            select(EtlRun.rows_loaded).where(EtlRun.job == "cases").order_by(EtlRun.id.desc())
+        ).first()[0]
+        assert conn.execute(select(func.count()).select_from(Case)).scalar_one() == loaded

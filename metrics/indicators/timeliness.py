@@ -47,12 +47,27 @@ def resolution_days_median_closed(data: CaseData) -> pd.DataFrame:
     return df
 
 
+# Recent cohorts are provisional: cases still inside their deadline are not yet determined,
+# and the ones already settled are the quick ones, so the rate reads high until they are.
+PROVISIONAL_SHARE = 0.05
+
+
 def on_time_rate(data: CaseData) -> pd.DataFrame:
     c = data.cases
+    with_deadline = ~np.isnat(c["due_date"].to_numpy())
     determined = c["determined"].to_numpy()
     on_time = c["on_time"].to_numpy()
-    df = concat([sum_cells(k, determined, on_time=on_time) for k in keyed(data, opened_period(data))])
-    return proportion(df, df["on_time"], df["rows"])
+    df = concat(
+        [sum_cells(k, with_deadline, on_time=on_time, determined=determined) for k in keyed(data, opened_period(data))]
+    )
+    pending = 1 - df["determined"] / df["rows"]
+    df = df[df["determined"] > 0].copy()
+    df = proportion(df, df["on_time"], df["determined"])
+    late = pending[df.index] > PROVISIONAL_SHARE
+    df.loc[late, "note"] = [
+        f"provisional: {p:.0%} of cases not yet past their deadline" for p in pending[df.index][late]
+    ]
+    return df
 
 
 def proportion(df: pd.DataFrame, numerator: pd.Series, denominator: pd.Series) -> pd.DataFrame:

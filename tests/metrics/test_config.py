@@ -142,3 +142,19 @@ def test_settings_are_frozen() -> None:
 def test_yaml_that_is_not_a_mapping(tmp_path: Path) -> None:
     assert problems_of(write(tmp_path, "- a\n- b\n")) == ["top level: expected a mapping of settings"]
     assert "not valid YAML" in problems_of(write(tmp_path, "a: [\n"))[0]
+
+
+def test_targets_must_fit_the_indicator_direction(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+targets:
+  on_time_rate: {target: 0.8, threshold: 0.9}
+  resolution_days_median: {target: 5, threshold: 3}
+  cases_opened: {target: 100, threshold: 90}
+""",
+    )
+    text = "\n".join(problems_of(path))
+    assert "config.yaml:2: targets.on_time_rate: threshold 0.9 is above target 0.8" in text
+    assert "config.yaml:3: targets.resolution_days_median: threshold 3.0 is below target 5.0" in text
+    assert "config.yaml:4: targets.cases_opened: direction 'neutral' has no on-track side" in text

@@ -493,3 +493,21 @@ def test_every_export_passes_the_contract_checker(fixture_store, tmp_path) -> No
         )
         assert res.returncode == 0, res.stdout
         assert not math.isnan(len(json.loads(out.read_text())))
+
+
+def test_recent_on_time_rates_are_marked_provisional(fixture_store) -> None:
+    config, rows = fixture_store
+    cases = [Case(r) for r in rows if r["closed"] == "" or parse_local(r["closed"]) >= parse_local(r["opened"])]
+    today = AS_OF.astimezone(TZ).date()
+    got = exported(config, "on_time_rate")
+    for (period, _, _), rec in got.items():
+        cohort = [c for c in cases if month_start(c.open_date) == period]
+        pending = [
+            c for c in cohort if c.closed is None and today <= due_date(c.open_date, DEADLINES[c.row["service"]])
+        ]
+        share = len(pending) / len(cohort)
+        if share > 0.05:
+            assert rec["note"] == f"provisional: {share:.0%} of cases not yet past their deadline"
+        else:
+            assert "provisional" not in rec.get("note", "")
+    assert "provisional" in got[(dt.date(2025, 4, 1), "", "")]["note"]

@@ -15,9 +15,7 @@ from metrics.config import CalendarSettings
 from metrics.stats import grouped_km, poisson_interval, wilson
 from metrics.workdays import WorkingCalendar
 
-durations = st.lists(
-    st.tuples(st.integers(0, 40).map(lambda x: x / 4), st.booleans()), min_size=1, max_size=60
-)
+durations = st.lists(st.tuples(st.integers(0, 40).map(lambda x: x / 4), st.booleans()), min_size=1, max_size=60)
 
 
 def scipy_km(t: np.ndarray, e: np.ndarray) -> tuple[float, float, float, float]:
@@ -101,8 +99,9 @@ def test_poisson_interval_is_garwood() -> None:
 
 
 def test_due_dates_follow_numpy_busday_offset_without_extra_working_days() -> None:
-    cal = WorkingCalendar(CalendarSettings(holiday_country="GB", holiday_subdivision="ENG"),
-                          dt.date(2023, 1, 1), dt.date(2026, 12, 31))
+    cal = WorkingCalendar(
+        CalendarSettings(holiday_country="GB", holiday_subdivision="ENG"), dt.date(2023, 1, 1), dt.date(2026, 12, 31)
+    )
     opened = np.arange(np.datetime64("2024-01-01"), np.datetime64("2025-12-01"), dtype="datetime64[D]")
     for n in (0, 1, 3, 10, 20):
         want = np.busday_offset(opened, n, roll="forward", holidays=cal.holidays)
@@ -112,8 +111,11 @@ def test_due_dates_follow_numpy_busday_offset_without_extra_working_days() -> No
 
 def test_extra_working_days_count_as_working_days() -> None:
     saturday = dt.date(2025, 3, 8)
-    cal = WorkingCalendar(CalendarSettings(holiday_country=None, extra_working_days=(saturday,)),
-                          dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    cal = WorkingCalendar(
+        CalendarSettings(holiday_country=None, extra_working_days=(saturday,)),
+        dt.date(2025, 1, 1),
+        dt.date(2025, 12, 31),
+    )
     assert cal.is_working_day(saturday) and not cal.is_working_day(dt.date(2025, 3, 9))
     # Opened on Friday 7 March, 1 working day later is the make-up Saturday.
     assert cal.due_dates(np.array(["2025-03-07"], dtype="datetime64[D]"), np.array([1]))[0] == np.datetime64(saturday)
