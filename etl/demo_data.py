@@ -372,9 +372,7 @@ class _Citizens:
         )
 
 
-def _stated(
-    rng: np.random.Generator, codes: np.ndarray, attribute: str, blanks: tuple[str, ...]
-) -> np.ndarray:
+def _stated(rng: np.random.Generator, codes: np.ndarray, attribute: str, blanks: tuple[str, ...]) -> np.ndarray:
     """Blank out a share of the codes, written as any of ``blanks`` (systems differ)."""
     codes = codes.astype(object)
     hidden = rng.random(len(codes)) < _NOT_STATED_RATE[attribute]
@@ -458,9 +456,7 @@ def _concat(a: _Intake, b: _Intake) -> _Intake:
 # --------------------------------------------------------------------------------------
 
 
-def _channels(
-    rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, intake: _Intake
-) -> np.ndarray:
+def _channels(rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, intake: _Intake) -> np.ndarray:
     t = cal.progress(intake.day)[:, None]
     logw = (1 - t) * _CHANNEL_START + t * _CHANNEL_END
     logw = logw + _CHANNEL_BY_AGE[citizens.age[intake.citizen]]
@@ -471,9 +467,7 @@ def _channels(
     return _choose_rows(rng, np.exp(logw))
 
 
-def _logged_minutes(
-    rng: np.random.Generator, cal: _Calendar, day: np.ndarray, channel: np.ndarray
-) -> np.ndarray:
+def _logged_minutes(rng: np.random.Generator, cal: _Calendar, day: np.ndarray, channel: np.ndarray) -> np.ndarray:
     """Local minute since 1970 at which each case was logged."""
     minute_of_day = np.empty(len(day), dtype=np.int64)
     for ch in range(len(CHANNELS)):  # per channel, not per case
@@ -496,9 +490,7 @@ def _skip_missing_hour(minutes: np.ndarray) -> np.ndarray:
     return minutes + np.where(gap, 60, 0)
 
 
-def _after_working_time(
-    cal: _Calendar, start: np.ndarray, working_minutes: np.ndarray
-) -> np.ndarray:
+def _after_working_time(cal: _Calendar, start: np.ndarray, working_minutes: np.ndarray) -> np.ndarray:
     """Local minute reached after ``working_minutes`` of office time from ``start``.
 
     Staff work 08:00-18:00 on working days only, so the clock starts at the next opening
@@ -553,9 +545,7 @@ def _handling(
     work = np.maximum(5, np.round(days_open * _OFFICE_DAY)).astype(np.int64)
     closed = _after_working_time(cal, logged, work)
     housing = department == "Housing"
-    stuck_rate = _STUCK_RATE + housing * (
-        _HOUSING_STUCK[0] + _HOUSING_STUCK[1] * cal.progress(intake.day)
-    )
+    stuck_rate = _STUCK_RATE + housing * (_HOUSING_STUCK[0] + _HOUSING_STUCK[1] * cal.progress(intake.day))
     is_open = (rng.random(n) < stuck_rate) | (closed >= cal.cutoff_minute)
 
     first_reply, replied = _first_replies(rng, cal, svc, channel, logged, closed)
@@ -647,9 +637,7 @@ def _satisfaction(
 # --------------------------------------------------------------------------------------
 
 
-def _cases_frame(
-    rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, cases: int
-) -> pd.DataFrame:
+def _cases_frame(rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, cases: int) -> pd.DataFrame:
     intake = _intake(rng, cal, citizens, cases)
     channel = _channels(rng, cal, citizens, intake)
     logged = _logged_minutes(rng, cal, intake.day, channel)
@@ -665,9 +653,7 @@ def _cases_frame(
         {
             "Ref No": _codes("WM-", np.arange(1, len(order) + 1)),
             "Logged": _format_minutes(logged[order]),
-            "First Reply": _blank(
-                _format_minutes(handling.first_reply[order]), ~handling.replied[order]
-            ),
+            "First Reply": _blank(_format_minutes(handling.first_reply[order]), ~handling.replied[order]),
             "Closed On": _blank(_format_minutes(handling.closed[order]), is_open),
             "Case Type": codes[intake.service[order]],
             "Contact Method": np.array(CHANNELS, dtype=object)[channel[order]],
@@ -737,9 +723,9 @@ def _inject_defects(rng: np.random.Generator, frame: pd.DataFrame, logged: np.nd
     # Keep year and time, but use a day the month does not have (31/02, 31/04, 30/02...).
     logged_text = frame["Logged"].to_numpy()[bad_date]
     day_month = np.array(["31/02", "30/02", "31/04", "31/06", "31/09", "31/11"], dtype=object)
-    frame.iloc[bad_date, cols["Logged"]] = day_month[
-        rng.integers(0, len(day_month), per_kind)
-    ] + np.array([t[5:] for t in logged_text], dtype=object)
+    frame.iloc[bad_date, cols["Logged"]] = day_month[rng.integers(0, len(day_month), per_kind)] + np.array(
+        [t[5:] for t in logged_text], dtype=object
+    )
     early = logged[backwards] - rng.integers(60, 3 * _MIN_PER_DAY, per_kind)
     frame.iloc[backwards, cols["Closed On"]] = _format_minutes(early)
     frame.loc[off_scale, "Satisfaction"] = 7
@@ -763,9 +749,7 @@ def _population_frame(cal: _Calendar, profiles: _DistrictProfiles) -> pd.DataFra
     return pd.concat(parts, ignore_index=True)[POPULATION_COLUMNS]
 
 
-def _long_table(
-    year: int, total: np.ndarray, by_breakdown: dict[str, np.ndarray], value: str
-) -> pd.DataFrame:
+def _long_table(year: int, total: np.ndarray, by_breakdown: dict[str, np.ndarray], value: str) -> pd.DataFrame:
     """Rows per district: the total first, then every breakdown category."""
     rows: list[tuple[str, str, str, int]] = []
     names = [d.name for d in DISTRICTS]
@@ -799,9 +783,7 @@ def _eligible_frame(rng: np.random.Generator, cal: _Calendar, cases: pd.DataFram
             # A year the history only partly covers saw only part of its recipients; the
             # people eligible that year are as many as in a full year.
             total = np.ceil(total_r / u / _year_covered(cal, year)).astype(np.int64)
-            by_breakdown = {
-                b: _split_eligible(rng, total, _count_by(cell, b), u) for b in BREAKDOWNS
-            }
+            by_breakdown = {b: _split_eligible(rng, total, _count_by(cell, b), u) for b in BREAKDOWNS}
             table = _long_table(year, total, by_breakdown, "Eligible")
             table.insert(1, "Programme", programme)
             parts.append(table)

@@ -123,18 +123,24 @@ def map_cases(raw: pd.DataFrame, job: str, src: CasesCsvSource, settings: Settin
         if groups
         else pd.DataFrame(columns=["case_key", "attribute", "value"])
     )
-    source_cols = [c for c in raw.columns if c != "_row"]
-    quarantined = pd.DataFrame(
+    quarantined = quarantine_frame(raw, reasons)
+    return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
+
+
+def quarantine_frame(raw: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:
+    """The bad rows: source row number, every reason, and the row exactly as read (JSON)."""
+    bad = reasons.bad
+    cols = [c for c in raw.columns if c != "_row"]
+    return pd.DataFrame(
         {
             "_row": raw.loc[bad, "_row"],
             "reason": reasons.text[bad],
             "raw": [
-                json.dumps(dict(zip(source_cols, r, strict=True)), ensure_ascii=False)
-                for r in raw.loc[bad, source_cols].itertuples(index=False, name=None)
+                json.dumps(dict(zip(cols, r, strict=True)), ensure_ascii=False)
+                for r in raw.loc[bad, cols].itertuples(index=False, name=None)
             ],
         }
-    )
-    return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
+    ).reset_index(drop=True)
 
 
 def quoted(text: pd.Series) -> pd.Series:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
-from etl.mapping import Reasons, quoted
+from etl.mapping import Reasons, quarantine_frame, quoted
 from metrics.config import ReferenceCsvSource, Settings
 
 INT_FIELDS = ("population", "eligible", "eligible_low", "eligible_high", "recipients")
@@ -63,17 +61,7 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
     dup = out.duplicated(subset=key, keep="first") & ~reasons.bad
     reasons.add(dup, "duplicate of an earlier row for the same year, region and group")
     bad = reasons.bad
-    cols = [c for c in raw.columns if c != "_row"]
-    quarantined = pd.DataFrame(
-        {
-            "_row": raw.loc[bad, "_row"],
-            "reason": reasons.text[bad],
-            "raw": [
-                json.dumps(dict(zip(cols, r, strict=True)), ensure_ascii=False)
-                for r in raw.loc[bad, cols].itertuples(index=False, name=None)
-            ],
-        }
-    )
+    quarantined = quarantine_frame(raw, reasons)
     return out[~bad].reset_index(drop=True), quarantined.reset_index(drop=True)
 
 

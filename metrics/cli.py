@@ -276,26 +276,14 @@ def metrics_export(
 
 
 def records_csv(records: list[dict]) -> str:
-    fields = [
-        "metric",
-        "period",
-        "grain",
-        "dims",
-        "value",
-        "n",
-        "numerator",
-        "denominator",
-        "ci_low",
-        "ci_high",
-        "suppressed",
-        "note",
-        "as_of",
-        "definition_version",
-    ]
+    """The export as CSV: one column per dimension in place of `dims`."""
+    from metrics.query import EXPORT_FIELDS
+
+    fields = list(EXPORT_FIELDS)
     dims = sorted({d for r in records for d in r["dims"]})
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([f for f in fields if f != "dims"][:3] + dims + fields[4:])
+    w.writerow([*fields[:3], *dims, *fields[4:]])
     for r in records:
         row = [r["metric"], r["period"], r["grain"], *[r["dims"].get(d, "") for d in dims]]
         row += ["" if r.get(f) is None else r.get(f) for f in fields[4:]]

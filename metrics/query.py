@@ -37,6 +37,13 @@ COLUMNS = [
 ]
 
 
+# The export contract's fields, in order (METRICS.md); `across` and `note` only where set.
+EXPORT_FIELDS = (
+    "metric", "period", "grain", "dims", "value", "n", "numerator", "denominator", "ci_low", "ci_high",
+    "suppressed", "note", "as_of", "definition_version",
+)  # fmt: skip
+
+
 class QueryError(ValueError):
     pass
 
