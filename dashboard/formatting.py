@@ -29,11 +29,11 @@ def is_number(x: Any) -> bool:
 def _decimals(unit: str) -> int:
     if unit in ("proportion", "days", "hours"):
         return 1
-    if unit == "per_1000":
+    if unit in ("per_1000", "score"):
         return 2
     if unit == "count":
         return 0
-    raise ValueError(f"unknown unit {unit!r}; expected count, per_1000, days, hours or proportion")
+    raise ValueError(f"unknown unit {unit!r}; expected count, per_1000, days, hours, score or proportion")
 
 
 def _scaled(x: float, unit: str) -> float:
@@ -54,6 +54,8 @@ def format_value(value: Any, unit: str) -> str:
         return f"{x:.1f} hours"
     if unit == "per_1000":
         return f"{x:.2f} per 1,000"
+    if unit == "score":
+        return f"{x:.2f} out of 5"
     return f"{round(x):,}"
 
 

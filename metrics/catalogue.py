@@ -13,9 +13,9 @@ from typing import Literal
 
 import pandas as pd
 
-from metrics.indicators import experience, timeliness, uptake, volume
+from metrics.indicators import experience, joined_up, timeliness, uptake, volume
 
-Unit = Literal["count", "per_1000", "days", "hours", "proportion"]
+Unit = Literal["count", "per_1000", "days", "hours", "proportion", "score"]
 Direction = Literal["higher_is_better", "lower_is_better", "neutral"]
 
 
@@ -168,6 +168,201 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="eligible people",
         compute=uptake.uptake_rate,
         dimensions=uptake.uptake_dims,
+    ),
+    MetricDefinition(
+        id="resolution_days_p90",
+        name=Text("Days within which 90% are resolved", "90%案件办结天数"),
+        description=Text(
+            "Nine in ten cases are resolved within this many days: the long waits that a median hides.",
+            "九成案件在此天数内办结，反映中位数掩盖的长时间等待。",
+        ),
+        formula="smallest t with Kaplan-Meier S(t) <= 0.1, open cases censored at as_of",
+        unit="days",
+        direction="lower_is_better",
+        version=1,
+        family="timeliness",
+        n_means="cases opened",
+        compute=timeliness.resolution_days_p90,
+    ),
+    MetricDefinition(
+        id="first_response_hours_median",
+        name=Text("Median hours to first response", "首次回复小时数中位数"),
+        description=Text(
+            "How long residents wait for a first reply, among cases that have had one.",
+            "在已获回复的案件中，居民等待首次回复的时间。",
+        ),
+        formula="median of first_response_at - opened_at in hours over cases with a first response",
+        unit="hours",
+        direction="lower_is_better",
+        version=1,
+        family="timeliness",
+        n_means="cases with a first response",
+        compute=timeliness.first_response_hours_median,
+    ),
+    MetricDefinition(
+        id="backlog_overdue",
+        name=Text("Open cases past their deadline", "逾期未结案件"),
+        description=Text(
+            "Of the cases open at the end of the period, those already past their statutory deadline.",
+            "期末未结案件中已超过法定时限的案件数。",
+        ),
+        formula="cases open at the period's end whose due date is before its last day",
+        unit="count",
+        direction="lower_is_better",
+        version=1,
+        family="timeliness",
+        n_means="open cases (backlog_open)",
+        compute=timeliness.backlog_overdue,
+    ),
+    MetricDefinition(
+        id="unclaimed_estimate",
+        name=Text("People missing out on benefits", "未领取福利人数"),
+        description=Text(
+            "Estimated number of people entitled to a benefit who did not receive it in the last 12 months.",
+            "估计有资格但过去12个月未获得福利的人数。",
+        ),
+        formula="eligible people that year - distinct people granted in the 12 months to the period's end",
+        unit="count",
+        direction="lower_is_better",
+        version=1,
+        family="rights_uptake",
+        n_means="eligible people",
+        compute=uptake.unclaimed_estimate,
+        dimensions=uptake.uptake_dims,
+    ),
+    MetricDefinition(
+        id="grant_rate",
+        name=Text("Applications granted", "申请批准率"),
+        description=Text(
+            "Share of decided benefit applications that were granted.", "已作决定的福利申请中获批的比例。"
+        ),
+        formula="granted / (granted + refused) applications, by the period the application was made",
+        unit="proportion",
+        direction="neutral",
+        version=1,
+        family="rights_uptake",
+        n_means="decided applications",
+        compute=uptake.grant_rate,
+    ),
+    MetricDefinition(
+        id="decision_days_median",
+        name=Text("Median days to a benefit decision", "福利决定天数中位数"),
+        description=Text(
+            "Half of benefit applications are decided within this many days; applications still "
+            "waiting count as waiting so far.",
+            "一半福利申请在此天数内作出决定；仍在等待的申请按已等待时间计入。",
+        ),
+        formula="Kaplan-Meier median of application to decision (granted or refused); withdrawn and open "
+        "applications censored at closing or as_of",
+        unit="days",
+        direction="lower_is_better",
+        version=1,
+        family="rights_uptake",
+        n_means="applications",
+        compute=uptake.decision_days_median,
+    ),
+    MetricDefinition(
+        id="repeat_contact_rate",
+        name=Text("Repeat contacts", "重复来访率"),
+        description=Text(
+            "Share of cases where the same resident had already contacted us about the same service in the "
+            "30 days before: demand caused by not settling things the first time.",
+            "同一居民在此前30天内已就同一服务联系过的案件比例，反映首次未能解决而产生的需求。",
+        ),
+        formula="cases with a case of the same citizen and service in [t - 30 days, t) / cases with a citizen key",
+        unit="proportion",
+        direction="lower_is_better",
+        version=1,
+        family="citizen",
+        n_means="cases with a citizen key",
+        compute=experience.repeat_contact_rate,
+    ),
+    MetricDefinition(
+        id="first_contact_resolution_rate",
+        name=Text("Settled at the first contact", "首次接触解决率"),
+        description=Text(
+            "Share of closed cases settled without a handoff, never reopened, and with no new case from the "
+            "same resident about the same service within 7 days.",
+            "已结案件中，未经转办、未重开、且7天内同一居民未就同一服务再次来访的比例。",
+        ),
+        formula="closed cases with no handoff, no reopening and no new case (same citizen and service) "
+        "within 7 days after closing / closed cases",
+        unit="proportion",
+        direction="higher_is_better",
+        version=1,
+        family="citizen",
+        n_means="closed cases",
+        compute=experience.first_contact_resolution_rate,
+    ),
+    MetricDefinition(
+        id="reopen_rate",
+        name=Text("Cases reopened", "重开率"),
+        description=Text("Share of closed cases that had to be reopened.", "已结案件中被重新打开的比例。"),
+        formula="closed cases reopened at least once / closed cases",
+        unit="proportion",
+        direction="lower_is_better",
+        version=1,
+        family="citizen",
+        n_means="closed cases",
+        compute=experience.reopen_rate,
+    ),
+    MetricDefinition(
+        id="satisfaction_mean",
+        name=Text("Average satisfaction (1-5)", "平均满意度（1-5分）"),
+        description=Text(
+            "Average score residents gave, from 1 (very dissatisfied) to 5 (very satisfied).",
+            "居民给出的平均分，1分为非常不满意，5分为非常满意。",
+        ),
+        formula="mean rating with a 95% normal interval",
+        unit="score",
+        direction="higher_is_better",
+        version=1,
+        family="citizen",
+        n_means="ratings",
+        compute=experience.satisfaction_mean,
+    ),
+    MetricDefinition(
+        id="handoff_rate",
+        name=Text("Cases passed between departments", "跨部门转办率"),
+        description=Text(
+            "Share of cases transferred at least once between departments.", "至少在部门间转办一次的案件比例。"
+        ),
+        formula="cases with at least one handoff / cases",
+        unit="proportion",
+        direction="lower_is_better",
+        version=1,
+        family="joined_up",
+        n_means="cases opened",
+        compute=joined_up.handoff_rate,
+    ),
+    MetricDefinition(
+        id="handoff_resolution_days_median",
+        name=Text("Median days to resolve, with handoffs", "转办案件办结天数中位数"),
+        description=Text(
+            "Median days to resolve cases that passed between departments; compare with cases that did not.",
+            "跨部门转办案件的办结天数中位数，可与未转办案件比较。",
+        ),
+        formula="Kaplan-Meier median resolution of cases with handoffs, open cases censored at as_of",
+        unit="days",
+        direction="lower_is_better",
+        version=1,
+        family="joined_up",
+        n_means="cases with handoffs",
+        compute=joined_up.handoff_resolution_days_median,
+    ),
+    MetricDefinition(
+        id="direct_resolution_days_median",
+        name=Text("Median days to resolve, without handoffs", "未转办案件办结天数中位数"),
+        description=Text(
+            "Median days to resolve cases one department handled alone.", "由单一部门处理的案件办结天数中位数。"
+        ),
+        formula="Kaplan-Meier median resolution of cases without handoffs, open cases censored at as_of",
+        unit="days",
+        direction="lower_is_better",
+        version=1,
+        family="joined_up",
+        n_means="cases without handoffs",
+        compute=joined_up.direct_resolution_days_median,
     ),
 )
 

@@ -113,6 +113,8 @@ def km_cells(k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray) -> pd
         median_low=r.median_low,
         median_high=r.median_high,
         p90=r.p90,
+        p90_low=r.p90_low,
+        p90_high=r.p90_high,
     )
 
 

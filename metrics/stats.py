@@ -53,6 +53,8 @@ class KMResult:
     median_low: np.ndarray
     median_high: np.ndarray
     p90: np.ndarray
+    p90_low: np.ndarray
+    p90_high: np.ndarray
 
 
 def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
@@ -69,7 +71,7 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
     event = np.asarray(event, dtype=bool)
     if group.size == 0:
         empty = np.array([], dtype=float)
-        return KMResult(np.array([], dtype=np.int64), empty, empty, empty, empty, empty, empty)
+        return KMResult(np.array([], dtype=np.int64), *([empty] * 8))
     order = np.lexsort((t, group))
     g, tt, ee = group[order], t[order], event[order]
 
@@ -111,6 +113,7 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
         return out
 
     level = 0.5 + KM_TOLERANCE
+    tenth = 0.1 + KM_TOLERANCE
     return KMResult(
         groups=groups,
         n=sizes.astype(float),
@@ -118,7 +121,9 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
         median=first_time(surv <= level),
         median_low=first_time(s_low <= level),
         median_high=first_time(s_high <= level),
-        p90=first_time(surv <= 0.1 + KM_TOLERANCE),
+        p90=first_time(surv <= tenth),
+        p90_low=first_time(s_low <= tenth),
+        p90_high=first_time(s_high <= tenth),
     )
 
 

@@ -1,17 +1,89 @@
-"""Citizen experience: satisfaction with the service."""
+"""Citizen orientation: failure demand (repeat contacts), first-contact resolution,
+reopened cases, and satisfaction."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
 from metrics.cells import concat, keyed, opened_period, sum_cells
 from metrics.indicators.timeliness import proportion
+from metrics.stats import Z95
+
+REPEAT_WINDOW = pd.Timedelta(days=30)
+FCR_WINDOW = pd.Timedelta(days=7)
+
+
+def share(data: CaseData, mask: np.ndarray, hit: np.ndarray) -> pd.DataFrame:
+    df = concat([sum_cells(k, mask, hit=hit) for k in keyed(data, opened_period(data))])
+    return proportion(df, df["hit"], df["rows"])
+
+
+def repeat_flags(cases: pd.DataFrame) -> np.ndarray:
+    """True where the same citizen opened a case of the same service in the 30 days before
+    (`[t - 30d, t)`; exact ties ordered by case_key)."""
+    c = cases[cases["citizen_key"].notna()]
+    order = c.sort_values(["citizen_key", "service", "opened_at", "case_key"])
+    same = (order["citizen_key"] == order["citizen_key"].shift()) & (order["service"] == order["service"].shift())
+    gap = order["opened_at"] - order["opened_at"].shift()
+    flag = pd.Series(False, index=cases.index)
+    flag[order.index] = (same & (gap <= REPEAT_WINDOW)).to_numpy()
+    return flag.to_numpy()
+
+
+def repeat_contact_rate(data: CaseData) -> pd.DataFrame:
+    c = data.cases
+    return share(data, c["citizen_key"].notna().to_numpy(), repeat_flags(c))
+
+
+def came_back_within(cases: pd.DataFrame, window: pd.Timedelta) -> np.ndarray:
+    """True where, after a case closed, the same citizen opened a new case of the same
+    service within `window` (the classic sign that the first answer did not settle it).
+    "After" is strictly after, so a case closed the instant it opened is not its own return."""
+    c = cases.assign(_group=cases["citizen_key"].astype(str) + "\x1f" + cases["service"].astype(str))
+    closed = c[c["closed"] & c["citizen_key"].notna()][["_group", "closed_at"]].sort_values("closed_at")
+    later = c[c["citizen_key"].notna()][["_group", "opened_at"]].sort_values("opened_at")
+    found = pd.merge_asof(
+        closed.reset_index(), later.rename(columns={"opened_at": "next_opened"}),
+        left_on="closed_at", right_on="next_opened", by="_group", direction="forward",
+        tolerance=window, allow_exact_matches=False,
+    )  # fmt: skip
+    flag = pd.Series(False, index=cases.index)
+    flag[found["index"].to_numpy()] = found["next_opened"].notna().to_numpy()
+    return flag.to_numpy()
+
+
+def first_contact_resolution_rate(data: CaseData) -> pd.DataFrame:
+    c = data.cases
+    closed = c["closed"].to_numpy()
+    settled = closed & (c["handoffs"] == 0).to_numpy() & (c["reopened"] == 0).to_numpy()
+    settled &= ~came_back_within(c, FCR_WINDOW)
+    return share(data, closed, settled)
+
+
+def reopen_rate(data: CaseData) -> pd.DataFrame:
+    c = data.cases
+    return share(data, c["closed"].to_numpy(), (c["reopened"] > 0).to_numpy())
 
 
 def satisfied_share(data: CaseData) -> pd.DataFrame:
     rating = data.cases["rating"]
+    return share(data, rating.notna().to_numpy(), (rating >= 4).to_numpy())
+
+
+def satisfaction_mean(data: CaseData) -> pd.DataFrame:
+    """Mean rating (1-5) with a 95% normal interval, from additive sums."""
+    rating = data.cases["rating"].astype(float)
     rated = rating.notna().to_numpy()
-    satisfied = (rating >= 4).to_numpy()
-    df = concat([sum_cells(k, rated, satisfied=satisfied) for k in keyed(data, opened_period(data))])
-    return proportion(df, df["satisfied"], df["rows"])
+    r = rating.fillna(0).to_numpy()
+    df = concat([sum_cells(k, rated, s1=r, s2=r * r) for k in keyed(data, opened_period(data))])
+    n = df["rows"].to_numpy(dtype=float)
+    mean = df["s1"].to_numpy() / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(n > 1, (df["s2"].to_numpy() - n * mean**2) / (n - 1), np.nan)
+        half = Z95 * np.sqrt(np.maximum(var, 0) / n)
+    df["value"], df["n"] = mean, n
+    df["numerator"], df["denominator"] = df["s1"], n
+    df["ci_low"], df["ci_high"] = np.minimum(mean - half, mean), np.maximum(mean + half, mean)
+    return df

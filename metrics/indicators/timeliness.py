@@ -10,27 +10,48 @@ from metrics.cells import concat, keyed, km_cells, median_cells, opened_period, 
 from metrics.periods import period_last_day
 from metrics.stats import wilson
 
+NOT_REACHED = {
+    "median": "not reached: fewer than half of the cases are resolved",
+    "p90": "not reached: fewer than 90% of the cases are resolved",
+}
+
+
+def km_indicator(
+    data: CaseData, mask: np.ndarray, event: np.ndarray, t: np.ndarray | None = None, quantile: str = "median"
+) -> pd.DataFrame:
+    """A Kaplan-Meier quantile of time to `event` per cell, cases in `mask`, censored at as_of
+    (or at their closing when they closed without the event)."""
+    t = data.cases["duration_days"].to_numpy() if t is None else t
+    df = concat([km_cells(k, mask, t, event) for k in keyed(data, opened_period(data))])
+    df["value"] = df[quantile]
+    df["n"] = df["rows"]
+    df["ci_low"] = df[f"{quantile}_low"]
+    # The interval may be open above (null) while the quantile itself is known.
+    df["ci_high"] = df[f"{quantile}_high"]
+    df.loc[df["value"].isna(), "note"] = NOT_REACHED[quantile]
+    return df
+
 
 def resolution_days_median(data: CaseData) -> pd.DataFrame:
+    everyone = np.ones(len(data.cases), dtype=bool)
+    return km_indicator(data, everyone, data.cases["closed"].to_numpy())
+
+
+def resolution_days_p90(data: CaseData) -> pd.DataFrame:
+    everyone = np.ones(len(data.cases), dtype=bool)
+    return km_indicator(data, everyone, data.cases["closed"].to_numpy(), quantile="p90")
+
+
+def first_response_hours_median(data: CaseData) -> pd.DataFrame:
     c = data.cases
-    t = c["duration_days"].to_numpy()
-    e = c["closed"].to_numpy()
-    everyone = np.ones(len(c), dtype=bool)
-    df = concat(
+    answered = c["first_response_at"].notna().to_numpy()
+    hours = ((c["first_response_at"] - c["opened_at"]).dt.total_seconds() / 3600).to_numpy()
+    return concat(
         [
-            km_cells(k, everyone, t, e).assign(
-                value=lambda f: f["median"],
-                n=lambda f: f["rows"],
-                ci_low=lambda f: f["median_low"],
-                ci_high=lambda f: f["median_high"],
-            )
+            median_cells(k, answered, hours).assign(value=lambda f: f["median"], n=lambda f: f["rows"])
             for k in keyed(data, opened_period(data))
         ]
     )
-    not_reached = df["value"].isna()
-    df.loc[not_reached, "note"] = "not reached: fewer than half of the cases are resolved"
-    # The interval may be open above while the median itself is known.
-    return df
 
 
 def resolution_days_median_closed(data: CaseData) -> pd.DataFrame:
@@ -82,38 +103,62 @@ def proportion(df: pd.DataFrame, numerator: pd.Series, denominator: pd.Series) -
 
 def backlog_open(data: CaseData) -> pd.DataFrame:
     """Cases opened by a period's end and not closed by then (a stock, at period end)."""
+    return _backlog(data, overdue=False)
+
+
+def backlog_overdue(data: CaseData) -> pd.DataFrame:
+    """Of the backlog, the cases already past their due date at the period's end."""
+    return _backlog(data, overdue=True)
+
+
+def _backlog(data: CaseData, overdue: bool) -> pd.DataFrame:
     c = data.cases
     frames = []
     opened_date = c["opened_date"].to_numpy().astype("datetime64[D]")
     closed_date = c["closed_date"].to_numpy().astype("datetime64[D]")
+    due = c["due_date"].to_numpy().astype("datetime64[D]")
     for grain in data.settings.metrics.grains:
         periods = data.periods(grain)
-        last_days = period_last_day(grain, periods)
-        # Index of the first period whose end the case is open at, and the first it is not.
+        # The stock is taken at the period's last day, or at as_of for the period running.
+        last_days = np.minimum(period_last_day(grain, periods), data.as_of_date)
+        # Index of the first period whose end the case is open at, and the first it is not;
+        # a case closed on a period's last day is closed at that period's end.
         enters = np.searchsorted(last_days, opened_date, side="left")
         leaves = np.where(np.isnat(closed_date), periods.size, np.searchsorted(last_days, closed_date, side="left"))
-        # A case closed on the last day of a period is closed at that period's end.
-        frames.extend(_stock(data, grain, periods, enters, leaves))
+        if overdue:
+            # Past due once the period's last day is after the due date.
+            late_from = np.where(np.isnat(due), periods.size, np.searchsorted(last_days, due, side="right"))
+            enters = np.maximum(enters, late_from)
+        frames.extend(
+            _stock(data, grain, periods, enters, leaves, counted_from=np.searchsorted(last_days, opened_date))
+        )
     df = concat(frames)
     df["value"] = df["rows"]
-    df["n"] = df["rows"]
+    df["n"] = df["rows"] if not overdue else df["backlog"]
     return df
 
 
+def _level(codes: np.ndarray, L: int, P: int, start_at: np.ndarray, leaves: np.ndarray) -> np.ndarray:
+    """(slice, period) count of cases with start_at <= p < leaves."""
+    ok = start_at < leaves
+    size = L * (P + 1)
+    start = np.bincount(codes[ok] * (P + 1) + start_at[ok], minlength=size).reshape(L, P + 1)
+    stop = np.bincount(codes[ok] * (P + 1) + leaves[ok], minlength=size).reshape(L, P + 1)
+    return np.cumsum(start - stop, axis=1)[:, :P]
+
+
 def _stock(
-    data: CaseData, grain: str, periods: np.ndarray, enters: np.ndarray, leaves: np.ndarray
+    data: CaseData, grain: str, periods: np.ndarray, enters: np.ndarray, leaves: np.ndarray, counted_from: np.ndarray
 ) -> list[pd.DataFrame]:
-    """Count of cases with enters <= p < leaves for every period p, per slice."""
+    """Count of cases with enters <= p < leaves for every period p, per slice, beside the
+    whole backlog (counted_from <= p < leaves), on which a part of it rests."""
     frames = []
     P = periods.size
     for k in keyed(data, {grain: np.zeros(len(data.cases), dtype=np.int64)}):
-        L = k.L
-        codes = k.slicing.codes
-        ok = enters < leaves
-        start = np.bincount(codes[ok] * (P + 1) + enters[ok], minlength=L * (P + 1)).reshape(L, P + 1)
-        stop = np.bincount(codes[ok] * (P + 1) + leaves[ok], minlength=L * (P + 1)).reshape(L, P + 1)
-        level = np.cumsum(start - stop, axis=1)[:, :P]
-        seen = np.cumsum(start, axis=1)[:, :P] > 0  # the slice exists by then
+        L, codes = k.L, k.slicing.codes
+        part, whole = _level(codes, L, P, enters, leaves), _level(codes, L, P, counted_from, leaves)
+        opened = np.bincount(codes * (P + 1) + np.minimum(counted_from, P), minlength=L * (P + 1))
+        seen = np.cumsum(opened.reshape(L, P + 1), axis=1)[:, :P] > 0  # the slice exists by then
         slice_code, p = np.nonzero(seen)
-        frames.append(k.frame(p * L + slice_code, rows=level[slice_code, p]))
+        frames.append(k.frame(p * L + slice_code, rows=part[slice_code, p], backlog=whole[slice_code, p]))
     return frames

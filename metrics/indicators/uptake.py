@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import concat
-from metrics.indicators.timeliness import proportion
+from metrics.cells import concat, keyed, opened_period, sum_cells
+from metrics.indicators.timeliness import km_indicator, proportion
 from metrics.periods import period_last_day
 
 UPTAKE_GRAINS = ("month", "quarter", "year")
@@ -25,9 +25,25 @@ def uptake_dims(data: CaseData) -> tuple[str, ...]:
     return ("service", "region", *data.settings.groups)
 
 
+def entitlement_programmes(data: CaseData) -> list[str]:
+    return [k for k, v in data.settings.services.items() if v.entitlement]
+
+
 def uptake_rate(data: CaseData) -> pd.DataFrame:
+    return _uptake(data)
+
+
+def unclaimed_estimate(data: CaseData) -> pd.DataFrame:
+    """Eligible people who did not receive their entitlement: the people missing out."""
+    df = _uptake(data)
+    df["value"] = df["eligible"] - df["numerator"]
+    df[["numerator", "denominator", "ci_low", "ci_high"]] = np.nan
+    return df
+
+
+def _uptake(data: CaseData) -> pd.DataFrame:
     s = data.settings
-    programmes = [k for k, v in s.services.items() if v.entitlement]
+    programmes = entitlement_programmes(data)
     c = data.cases
     granted = c[(c["outcome"] == "granted") & c["service"].isin(programmes) & c["closed"]]
     granted = granted.assign(
@@ -55,6 +71,25 @@ def uptake_rate(data: CaseData) -> pd.DataFrame:
     df.loc[incomplete, "note"] = "fewer than 12 months of cases before this period's end"
     df.loc[df["eligible"].isna(), "note"] = "no eligible population known for this slice"
     return df
+
+
+def grant_rate(data: CaseData) -> pd.DataFrame:
+    """Granted applications / decided (granted or refused) applications, by opening period."""
+    c = data.cases
+    applications = c["service"].isin(entitlement_programmes(data)).to_numpy()
+    decided = applications & c["outcome"].isin(["granted", "refused"]).to_numpy()
+    granted = (c["outcome"] == "granted").to_numpy()
+    df = concat([sum_cells(k, decided, granted=granted) for k in keyed(data, opened_period(data))])
+    return proportion(df, df["granted"], df["rows"])
+
+
+def decision_days_median(data: CaseData) -> pd.DataFrame:
+    """Kaplan-Meier median of application to decision; an application withdrawn or still
+    open is censored at its closing or at as_of."""
+    c = data.cases
+    applications = c["service"].isin(entitlement_programmes(data)).to_numpy()
+    decision = c["closed"].to_numpy() & c["outcome"].isin(["granted", "refused"]).to_numpy()
+    return km_indicator(data, applications, decision)
 
 
 def _cells(
