@@ -45,15 +45,26 @@ def navbar(settings: Settings, engine: Engine) -> html.Header:
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
     ]
-    return html.Header(dbc.Navbar(
-        dbc.Container([
-            dbc.NavbarBrand(PRODUCT, href=dash.get_relative_path("/")),
-            dbc.Nav(links, navbar=True, className="me-auto"),
-            html.Span(views.as_of_text(data.refresh_run(engine), settings), id=ids.NAV_AS_OF,
-                      className="navbar-text as-of"),
-        ], fluid=True),
-        id=ids.NAVBAR, color="dark", dark=True, className="mb-3",
-    ))
+    return html.Header(
+        dbc.Navbar(
+            dbc.Container(
+                [
+                    dbc.NavbarBrand(PRODUCT, href=dash.get_relative_path("/")),
+                    dbc.Nav(links, navbar=True, className="me-auto"),
+                    html.Span(
+                        views.as_of_text(data.refresh_run(engine), settings),
+                        id=ids.NAV_AS_OF,
+                        className="navbar-text as-of",
+                    ),
+                ],
+                fluid=True,
+            ),
+            id=ids.NAVBAR,
+            color="dark",
+            dark=True,
+            className="mb-3",
+        )
+    )
 
 
 def create_app(settings: Settings, engine: Engine) -> dash.Dash:
@@ -72,11 +83,13 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
 
     def layout() -> Any:
         # A function, so the as-of date in the navigation bar is read on every page load.
-        return html.Div([
-            html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
-            navbar(settings, engine),
-            html.Main(dash.page_container, id="main", className="container-fluid px-4 pb-5"),
-        ])
+        return html.Div(
+            [
+                html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
+                navbar(settings, engine),
+                html.Main(dash.page_container, id="main", className="container-fluid px-4 pb-5"),
+            ]
+        )
 
     app.layout = layout
     return app

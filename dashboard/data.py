@@ -32,9 +32,12 @@ def data_version(engine: Engine) -> int | None:
 
 
 @lru_cache(maxsize=256)
-def monthly_cells(engine: Engine, metric: str, by: tuple[str, ...], version: int | None) -> pd.DataFrame:
-    """Every monthly cell of one indicator and breakdown (`version` only keys the cache)."""
-    return query.read_cells(engine, metric, by=by, grain="month")
+def monthly_cells(
+    engine: Engine, metric: str, by: tuple[str, ...], version: int | None, min_cell_size: int
+) -> pd.DataFrame:
+    """Every monthly cell of one indicator and breakdown, suppressed (`version` only keys
+    the cache)."""
+    return query.read_cells(engine, metric, by=by, grain="month", min_cell_size=min_cell_size)
 
 
 @lru_cache(maxsize=8)

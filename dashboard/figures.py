@@ -25,8 +25,14 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, s
 
 _AXIS_FORMAT = {"proportion": ".0%", "days": ".1f", "hours": ".1f", "count": ",d", "per_1000": ".2f", "score": ".1f"}
 _HOVER_FORMAT = {"proportion": ".1%", "days": ".1f", "hours": ".1f", "count": ",.0f", "per_1000": ".2f", "score": ".2f"}
-_AXIS_TITLE = {"proportion": "Percent", "days": "Days", "hours": "Hours", "count": "Number",
-               "per_1000": "Per 1,000 residents", "score": "Score (1-5)"}
+_AXIS_TITLE = {
+    "proportion": "Percent",
+    "days": "Days",
+    "hours": "Hours",
+    "count": "Number",
+    "per_1000": "Per 1,000 residents",
+    "score": "Score (1-5)",
+}
 
 
 def _base_layout(fig: go.Figure, height: int) -> None:
@@ -50,9 +56,7 @@ def _values(df: pd.DataFrame, col: str) -> list[float | None]:
     return out
 
 
-def trend_figure(
-    df: pd.DataFrame, definition: MetricDefinition, target: Target | None = None
-) -> go.Figure:
+def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target | None = None) -> go.Figure:
     """A monthly line of one slice's cells with its 95% interval as a band where known.
 
     `df` holds one slice (one region, or everyone), any number of months; months that are
@@ -66,50 +70,81 @@ def trend_figure(
     hi = _values(df, "ci_high")
     fig = go.Figure()
     if any(v is not None for v in lo) and any(v is not None for v in hi):
-        fig.add_trace(go.Scatter(
-            x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False,
-            name="95% interval (upper)", connectgaps=False,
-        ))
-        fig.add_trace(go.Scatter(
-            x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND,
-            hoverinfo="skip", name="95% interval", connectgaps=False,
-        ))
-    fig.add_trace(go.Scatter(
-        x=x, y=y, mode="lines+markers",
-        line={"color": LINE, "width": 2.5}, marker={"size": 6, "color": LINE},
-        name=definition.name.en, connectgaps=False,
-        hovertemplate=f"%{{x|%B %Y}}: %{{y:{_HOVER_FORMAT[unit]}}}<extra></extra>",
-    ))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=hi,
+                mode="lines",
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                name="95% interval (upper)",
+                connectgaps=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=lo,
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=BAND,
+                hoverinfo="skip",
+                name="95% interval",
+                connectgaps=False,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines+markers",
+            line={"color": LINE, "width": 2.5},
+            marker={"size": 6, "color": LINE},
+            name=definition.name.en,
+            connectgaps=False,
+            hovertemplate=f"%{{x|%B %Y}}: %{{y:{_HOVER_FORMAT[unit]}}}<extra></extra>",
+        )
+    )
     _base_layout(fig, 380)
     if all(v is None for v in y):
         _nothing_to_draw(fig, "Nothing to draw: every month is suppressed or has no figure")
         return fig
     if target is not None:
         fig.add_hline(
-            y=target.target, line={"color": REFERENCE, "dash": "dash", "width": 1.5},
+            y=target.target,
+            line={"color": REFERENCE, "dash": "dash", "width": 1.5},
             annotation_text=f"Target {format_value(target.target, unit)}",
-            annotation_position="top left", annotation_font={"color": REFERENCE},
+            annotation_position="top left",
+            annotation_font={"color": REFERENCE},
         )
     # Exactly the months shown, not Plotly's padding (which adds a month before the first).
     half_month = pd.Timedelta(days=15)
-    fig.update_xaxes(showgrid=False, tickformat="%b %Y", linecolor="#888", ticks="outside",
-                     range=[x[0] - half_month, x[-1] + half_month])
+    fig.update_xaxes(
+        showgrid=False,
+        tickformat="%b %Y",
+        linecolor="#888",
+        ticks="outside",
+        range=[x[0] - half_month, x[-1] + half_month],
+    )
     fig.update_yaxes(
-        tickformat=_AXIS_FORMAT[unit], gridcolor="#e5e5e5", zeroline=False,
-        title={"text": _AXIS_TITLE[unit]}, rangemode="tozero" if unit == "count" else "normal",
+        tickformat=_AXIS_FORMAT[unit],
+        gridcolor="#e5e5e5",
+        zeroline=False,
+        title={"text": _AXIS_TITLE[unit]},
+        rangemode="tozero" if unit == "count" else "normal",
     )
     return fig
 
 
-def trend_caption(df: pd.DataFrame, definition: MetricDefinition, where: str,
-                  target: Target | None = None) -> str:
+def trend_caption(df: pd.DataFrame, definition: MetricDefinition, where: str, target: Target | None = None) -> str:
     """What the trend chart shows, in words: the range, the latest value, the gaps."""
     if df.empty:
         return f"{definition.name.en}, {where}: no monthly figures in the store."
     df = df.sort_values("period")
     first, last = df["period"].iloc[0], df["period"].iloc[-1]
-    parts = [f"{definition.name.en}, {where}, each month from {month_label(first)} to "
-             f"{month_label(last)}."]
+    parts = [f"{definition.name.en}, {where}, each month from {month_label(first)} to {month_label(last)}."]
     latest = df.iloc[-1].to_dict()
     if cell_state(latest) == "value":
         parts.append(f"{month_label(last)}: {format_value(latest['value'], definition.unit)}.")
@@ -122,8 +157,7 @@ def trend_caption(df: pd.DataFrame, definition: MetricDefinition, where: str,
         if df["ci_low"].notna().any() and df["ci_high"].notna().any():
             parts.append("The shaded band is the 95% interval.")
         if target is not None:
-            parts.append("The dashed line is the target, "
-                         f"{format_value(target.target, definition.unit)}.")
+            parts.append(f"The dashed line is the target, {format_value(target.target, definition.unit)}.")
     gap = "" if "value" not in states else ", so left as gaps"
     if suppressed:
         parts.append(f"Suppressed{gap}: {month_runs(suppressed)}.")
@@ -135,19 +169,29 @@ def trend_caption(df: pd.DataFrame, definition: MetricDefinition, where: str,
 def _reference_line(fig: go.Figure, x: float, label: str, dash: str) -> None:
     """A vertical reference line labelled above the plot, clear of the bars."""
     fig.add_vline(x=x, line={"color": REFERENCE, "dash": dash, "width": 1.5})
-    fig.add_annotation(x=x, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                       text=label, font={"color": REFERENCE, "size": 13})
+    fig.add_annotation(
+        x=x,
+        y=1,
+        xref="x",
+        yref="paper",
+        yanchor="bottom",
+        showarrow=False,
+        text=label,
+        font={"color": REFERENCE, "size": 13},
+    )
 
 
 def _nothing_to_draw(fig: go.Figure, text: str) -> None:
-    fig.add_annotation(x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, text=text,
-                       font={"size": 15, "color": REFERENCE})
+    fig.add_annotation(
+        x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, text=text, font={"size": 15, "color": REFERENCE}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
 
 
-def complete_months(df: pd.DataFrame, start: dt.date, end: dt.date,
-                    months: tuple[dt.date, ...] | list[dt.date]) -> pd.DataFrame:
+def complete_months(
+    df: pd.DataFrame, start: dt.date, end: dt.date, months: tuple[dt.date, ...] | list[dt.date]
+) -> pd.DataFrame:
     """One slice's cells with a row for every month of the store from `start` to `end`;
     a month with no cell gets a row with no value, so it reads as missing, not as absent."""
     wanted = [m for m in months if start <= m <= end]
@@ -156,8 +200,11 @@ def complete_months(df: pd.DataFrame, start: dt.date, end: dt.date,
     if extra.empty:
         return df.sort_values("period").reset_index(drop=True)
     extra["suppressed"] = False
-    out = pd.concat([df, extra], ignore_index=True) if len(df) else extra.reindex(
-        columns=list(dict.fromkeys([*df.columns, *extra.columns])))
+    out = (
+        pd.concat([df, extra], ignore_index=True)
+        if len(df)
+        else extra.reindex(columns=list(dict.fromkeys([*df.columns, *extra.columns])))
+    )
     return out.sort_values("period").reset_index(drop=True)
 
 
@@ -175,12 +222,21 @@ def region_rows(df: pd.DataFrame, regions: list[str], min_cell_size: int) -> dic
         state = cell_state(row)
         if state == "value":
             assert row is not None
-            shown.append({"region": region, "value": float(row["value"]),
-                          "ci_low": row.get("ci_low"), "ci_high": row.get("ci_high"),
-                          "n": row.get("n")})
+            shown.append(
+                {
+                    "region": region,
+                    "value": float(row["value"]),
+                    "ci_low": row.get("ci_low"),
+                    "ci_high": row.get("ci_high"),
+                    "n": row.get("n"),
+                }
+            )
         else:
-            reason = (suppressed_text(row.get("note") if row else None, min_cell_size)
-                      if state == "suppressed" else "No figure")
+            reason = (
+                suppressed_text(row.get("note") if row else None, min_cell_size)
+                if state == "suppressed"
+                else "No figure"
+            )
             hidden.setdefault(reason, []).append(region)
     shown.sort(key=lambda r: (-r["value"], r["region"]))
     return {"shown": shown, "hidden": hidden}
@@ -203,16 +259,31 @@ def region_figure(
     plus = [(r["ci_high"] - r["value"]) if is_number(r["ci_high"]) else 0 for r in ordered]
     minus = [(r["value"] - r["ci_low"]) if is_number(r["ci_low"]) else 0 for r in ordered]
     has_ci = any(plus) or any(minus)
-    fig = go.Figure(go.Bar(
-        x=values, y=labels, orientation="h",
-        marker={"color": [SELECTED if r["region"] == selected else LINE for r in ordered]},
-        error_x={"type": "data", "array": plus, "arrayminus": minus, "color": REFERENCE,
-                 "thickness": 1.2, "width": 4, "visible": has_ci},
-        # Value labels at the base of each bar, clear of the interval whiskers at its end.
-        text=[format_value(v, unit) for v in values], textposition="inside",
-        insidetextanchor="start", textfont={"color": "white"}, constraintext="none",
-        hovertemplate="%{y}: %{text}<extra></extra>", name=definition.name.en,
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker={"color": [SELECTED if r["region"] == selected else LINE for r in ordered]},
+            error_x={
+                "type": "data",
+                "array": plus,
+                "arrayminus": minus,
+                "color": REFERENCE,
+                "thickness": 1.2,
+                "width": 4,
+                "visible": has_ci,
+            },
+            # Value labels at the base of each bar, clear of the interval whiskers at its end.
+            text=[format_value(v, unit) for v in values],
+            textposition="inside",
+            insidetextanchor="start",
+            textfont={"color": "white"},
+            constraintext="none",
+            hovertemplate="%{y}: %{text}<extra></extra>",
+            name=definition.name.en,
+        )
+    )
     _base_layout(fig, 90 + 34 * max(len(ordered), 1))
     fig.update_layout(showlegend=False, bargap=0.25)
     if not shown:
@@ -222,21 +293,28 @@ def region_figure(
         _reference_line(fig, target.target, f"Target {format_value(target.target, unit)}", "dash")
     elif is_number(overall):
         _reference_line(fig, float(overall), f"All regions {format_value(overall, unit)}", "dot")
-    fig.update_xaxes(tickformat=_AXIS_FORMAT[unit], gridcolor="#e5e5e5", zeroline=True,
-                     zerolinecolor="#888", rangemode="tozero")
+    fig.update_xaxes(
+        tickformat=_AXIS_FORMAT[unit], gridcolor="#e5e5e5", zeroline=True, zerolinecolor="#888", rangemode="tozero"
+    )
     fig.update_yaxes(automargin=True, ticks="", categoryorder="array", categoryarray=labels)
     return fig
 
 
-def region_caption(rows: dict[str, Any], definition: MetricDefinition, period: dt.date,
-                   target: Target | None = None, overall: float | None = None) -> str:
+def region_caption(
+    rows: dict[str, Any],
+    definition: MetricDefinition,
+    period: dt.date,
+    target: Target | None = None,
+    overall: float | None = None,
+) -> str:
     unit = definition.unit
     shown = rows["shown"]
-    parts = [f"{definition.name.en} by region, {month_label(period)}, ranked from the largest "
-             "value to the smallest."]
+    parts = [f"{definition.name.en} by region, {month_label(period)}, ranked from the largest value to the smallest."]
     if shown:
-        parts.append(f"From {format_value(shown[0]['value'], unit)} in {shown[0]['region']} to "
-                     f"{format_value(shown[-1]['value'], unit)} in {shown[-1]['region']}.")
+        parts.append(
+            f"From {format_value(shown[0]['value'], unit)} in {shown[0]['region']} to "
+            f"{format_value(shown[-1]['value'], unit)} in {shown[-1]['region']}."
+        )
         if any(is_number(r["ci_low"]) for r in shown):
             parts.append("Whiskers show the 95% interval.")
     else:
@@ -275,9 +353,15 @@ def _interval(low: Any, high: Any, unit: str) -> str:
 def region_table_rows(rows: dict[str, Any], definition: MetricDefinition) -> list[dict[str, str]]:
     """The region chart's figures as text rows, the regions not drawn last with the reason."""
     unit = definition.unit
-    out = [{"region": r["region"], "value": format_value(r["value"], unit),
+    out = [
+        {
+            "region": r["region"],
+            "value": format_value(r["value"], unit),
             "n": f"{int(r['n']):,}" if is_number(r["n"]) else "",
-            "interval": _interval(r["ci_low"], r["ci_high"], unit)} for r in rows["shown"]]
+            "interval": _interval(r["ci_low"], r["ci_high"], unit),
+        }
+        for r in rows["shown"]
+    ]
     for reason, regions in rows["hidden"].items():
         out += [{"region": g, "value": reason, "n": "", "interval": ""} for g in regions]
     return out

@@ -73,12 +73,12 @@ def format_change(diff: float, unit: str) -> str | None:
 
 
 def month_label(period: dt.date) -> str:
-    """"October 2026"."""
+    """ "October 2026"."""
     return f"{period:%B %Y}"
 
 
 def short_month(period: dt.date) -> str:
-    """"Oct 2026"."""
+    """ "Oct 2026"."""
     return f"{period:%b %Y}"
 
 
@@ -88,7 +88,7 @@ def month_param(period: dt.date) -> str:
 
 
 def parse_month(text: str | None) -> dt.date | None:
-    """"2026-10" or "2026-10-01" as the first day of that month; None when not a month."""
+    """ "2026-10" or "2026-10-01" as the first day of that month; None when not a month."""
     if not text:
         return None
     try:
@@ -115,11 +115,9 @@ def month_runs(periods: Iterable[dt.date]) -> str:
             runs[-1] = (runs[-1][0], p)
         else:
             runs.append((p, p))
-    return ", ".join(
-        short_month(a) if a == b else f"{short_month(a)} to {short_month(b)}" for a, b in runs
-    )
+    return ", ".join(short_month(a) if a == b else f"{short_month(a)} to {short_month(b)}" for a, b in runs)
 
 
 def format_day(day: dt.date | dt.datetime) -> str:
-    """"31 October 2026"."""
+    """ "31 October 2026"."""
     return f"{day.day} {day:%B %Y}"

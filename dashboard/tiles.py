@@ -57,10 +57,8 @@ def missing_text(cell: dict[str, Any] | None, period: dt.date, region: str | Non
     return f"No figure{where} for {month_label(period)}"
 
 
-def change_text(
-    value: float, previous: dict[str, Any] | None, unit: str, since: str
-) -> str:
-    """"+2.1 pts since last month", or why there is nothing to compare with."""
+def change_text(value: float, previous: dict[str, Any] | None, unit: str, since: str) -> str:
+    """ "+2.1 pts since last month", or why there is nothing to compare with."""
     state = cell_state(previous)
     if state == "suppressed":
         return f"No comparison with {since}: suppressed then"
@@ -72,10 +70,8 @@ def change_text(
 
 def target_text(target: float, threshold: float, unit: str, direction: str) -> str:
     if direction == "lower_is_better":
-        return (f"Target: {format_value(target, unit)} or less; "
-                f"off track above {format_value(threshold, unit)}")
-    return (f"Target: {format_value(target, unit)} or more; "
-            f"off track below {format_value(threshold, unit)}")
+        return f"Target: {format_value(target, unit)} or less; off track above {format_value(threshold, unit)}"
+    return f"Target: {format_value(target, unit)} or more; off track below {format_value(threshold, unit)}"
 
 
 def target_for(settings: Settings, metric: str, by_region: bool) -> Target | None:
@@ -116,7 +112,9 @@ def tile_data(
     if region and "region" not in data.breakdowns(engine, metric, version):
         cells = None
     else:
-        cells = data.slice_cells(data.monthly_cells(engine, metric, by, version), region)
+        cells = data.slice_cells(
+            data.monthly_cells(engine, metric, by, version, settings.privacy.min_cell_size), region
+        )
 
     def at(p: dt.date) -> dict[str, Any] | None:
         return None if cells is None else data.cell_at(cells, p)
@@ -163,9 +161,7 @@ def tile_data(
         last_month = at(add_months(period, -1))
         last_year = at(add_months(period, -12))
         out["change_month_text"] = change_text(value, last_month, unit, "last month")
-        out["change_year_text"] = change_text(
-            value, last_year, unit, month_label(add_months(period, -12))
-        )
+        out["change_year_text"] = change_text(value, last_year, unit, month_label(add_months(period, -12)))
         if cell_state(last_month) == "value":
             assert last_month is not None
             out["change_month"] = value - float(last_month["value"])

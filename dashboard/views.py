@@ -41,8 +41,11 @@ from metrics.config import Settings
 STATUS_ICON = {"on_track": "\u2714", "at_risk": "\u25b2", "off_track": "\u2716"}  # ✔ ▲ ✖
 TREND_MONTHS = 36
 DEFAULT_INDICATOR = "on_time_rate"
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
-                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+}
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -141,8 +144,7 @@ def partial_month_notice(run: dict[str, Any] | None, settings: Settings, period:
     as_of = _local(run["as_of"], settings).date()
     last_day = period.replace(day=calendar.monthrange(period.year, period.month)[1])
     if period <= as_of < last_day:
-        return (f"{month_label(period)} is not over: its figures cover the data up to "
-                f"{format_day(as_of)}.")
+        return f"{month_label(period)} is not over: its figures cover the data up to {format_day(as_of)}."
     return None
 
 
@@ -154,19 +156,21 @@ def tile_card(t: dict[str, Any]) -> html.Article:
     heading_id = f"{ids.tile(metric)}-name"
     body: list[Any] = [
         html.H3(t["name"], id=heading_id, className="h6 tile-name"),
-        html.P(t["value_text"], id=ids.tile_value(metric),
-               className=f"tile-value tile-value-{t['state']}"),
+        html.P(t["value_text"], id=ids.tile_value(metric), className=f"tile-value tile-value-{t['state']}"),
     ]
     if t["n_text"]:
         body.append(html.P(t["n_text"], className="tile-n"))
     if t["status_text"]:
         key = t["status"] or "none"
         icon = STATUS_ICON.get(key)
-        body.append(html.P(
-            [html.Span(icon, className="status-icon", **{"aria-hidden": "true"}), t["status_text"]]
-            if icon else t["status_text"],
-            className=f"tile-status status-{key}",
-        ))
+        body.append(
+            html.P(
+                [html.Span(icon, className="status-icon", **{"aria-hidden": "true"}), t["status_text"]]
+                if icon
+                else t["status_text"],
+                className=f"tile-status status-{key}",
+            )
+        )
     if t["target_text"]:
         body.append(html.P(t["target_text"], className="tile-target"))
     elif t["direction"] == "neutral":
@@ -176,17 +180,26 @@ def tile_card(t: dict[str, Any]) -> html.Article:
         body.append(html.Ul([html.Li(c) for c in changes], className="tile-changes"))
     if t["note"]:
         body.append(html.P(t["note"], className="tile-note"))
-    body.append(html.Details([html.Summary("What this measures"), html.P(t["description"])],
-                             className="tile-about"))
-    return html.Article(html.Div(body, className="card-body"), id=ids.tile(metric),
-                        className="card tile h-100", **{"aria-labelledby": heading_id})
+    body.append(html.Details([html.Summary("What this measures"), html.P(t["description"])], className="tile-about"))
+    return html.Article(
+        html.Div(body, className="card-body"),
+        id=ids.tile(metric),
+        className="card tile h-100",
+        **{"aria-labelledby": heading_id},
+    )
 
 
-def tiles_grid(engine: Engine, settings: Settings, period: dt.date, region: str | None,
-               version: int | None) -> list[Any]:
+def tiles_grid(
+    engine: Engine, settings: Settings, period: dt.date, region: str | None, version: int | None
+) -> list[Any]:
     cards = [
-        dbc.Col(tile_card(tile_data(engine, settings, m, period, region, version=version)),
-                xs=12, sm=6, lg=3, className="mb-3")
+        dbc.Col(
+            tile_card(tile_data(engine, settings, m, period, region, version=version)),
+            xs=12,
+            sm=6,
+            lg=3,
+            className="mb-3",
+        )
         for m in settings.dashboard.headline
     ]
     if not cards:
@@ -197,54 +210,76 @@ def tiles_grid(engine: Engine, settings: Settings, period: dt.date, region: str 
 # --- indicator in detail -------------------------------------------------------------------
 
 
-def _figure_block(heading: str, graph_id: str, figure: Any, caption: str,
-                  table: list[dict[str, str]], table_head: list[str], first_col: str) -> list[Any]:
-    rows = [html.Tr([html.Th(r[first_col], scope="row"),
-                     *[html.Td(r[k]) for k in ("value", "n", "interval")]]) for r in table]
+def _figure_block(
+    heading: str,
+    graph_id: str,
+    figure: Any,
+    caption: str,
+    table: list[dict[str, str]],
+    table_head: list[str],
+    first_col: str,
+) -> list[Any]:
+    rows = [
+        html.Tr([html.Th(r[first_col], scope="row"), *[html.Td(r[k]) for k in ("value", "n", "interval")]])
+        for r in table
+    ]
     return [
         html.H3(heading, className="h5 mt-4"),
-        html.Figure([
-            dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG),
-            html.Figcaption(caption, className="chart-caption"),
-        ], className="chart"),
-        html.Details([
-            html.Summary("Figures as a table"),
-            dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in table_head])),
-                       html.Tbody(rows)], size="sm", striped=True, className="mt-2"),
-        ], className="chart-table"),
+        html.Figure(
+            [
+                dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG),
+                html.Figcaption(caption, className="chart-caption"),
+            ],
+            className="chart",
+        ),
+        html.Details(
+            [
+                html.Summary("Figures as a table"),
+                dbc.Table(
+                    [html.Thead(html.Tr([html.Th(h, scope="col") for h in table_head])), html.Tbody(rows)],
+                    size="sm",
+                    striped=True,
+                    className="mt-2",
+                ),
+            ],
+            className="chart-table",
+        ),
     ]
 
 
-def trend_block(engine: Engine, settings: Settings, metric: str, period: dt.date,
-                region: str | None, version: int | None) -> list[Any]:
+def trend_block(
+    engine: Engine, settings: Settings, metric: str, period: dt.date, region: str | None, version: int | None
+) -> list[Any]:
     definition = CATALOGUE[metric]
     where = region or "all regions"
     heading = f"Trend, {where}: {TREND_MONTHS} months to {month_label(period)}"
     if region and "region" not in data.breakdowns(engine, metric, version):
-        return [html.H3(heading, className="h5 mt-4"),
-                html.P(f"{definition.name.en} is not broken down by region.")]
+        return [html.H3(heading, className="h5 mt-4"), html.P(f"{definition.name.en} is not broken down by region.")]
     by: tuple[str, ...] = ("region",) if region else ()
-    df = data.slice_cells(data.monthly_cells(engine, metric, by, version), region)
+    df = data.slice_cells(data.monthly_cells(engine, metric, by, version, settings.privacy.min_cell_size), region)
     start = add_months(period, -(TREND_MONTHS - 1))
     df = df[(df["period"] >= start) & (df["period"] <= period)]
     df = complete_months(df, start, period, data.months(engine, version))
     target = target_for(settings, metric, by_region=region is not None)
     return _figure_block(
-        heading, ids.OV_TREND_GRAPH, trend_figure(df, definition, target),
+        heading,
+        ids.OV_TREND_GRAPH,
+        trend_figure(df, definition, target),
         trend_caption(df, definition, where, target),
         table_rows(df, definition, settings.privacy.min_cell_size),
-        ["Month", "Value", definition.n_means.capitalize(), "95% interval"], "month",
+        ["Month", "Value", definition.n_means.capitalize(), "95% interval"],
+        "month",
     )
 
 
-def regions_block(engine: Engine, settings: Settings, metric: str, period: dt.date,
-                  region: str | None, version: int | None) -> list[Any]:
+def regions_block(
+    engine: Engine, settings: Settings, metric: str, period: dt.date, region: str | None, version: int | None
+) -> list[Any]:
     definition = CATALOGUE[metric]
     heading = f"By region, {month_label(period)}"
     if "region" not in data.breakdowns(engine, metric, version):
-        return [html.H3(heading, className="h5 mt-4"),
-                html.P(f"{definition.name.en} is not broken down by region.")]
-    df = data.monthly_cells(engine, metric, ("region",), version)
+        return [html.H3(heading, className="h5 mt-4"), html.P(f"{definition.name.en} is not broken down by region.")]
+    df = data.monthly_cells(engine, metric, ("region",), version, settings.privacy.min_cell_size)
     df = df[df["period"] == period]
     rows = region_rows(df, [r.id for r in settings.regions], settings.privacy.min_cell_size)
     # Regions are compared with the target, else with the figure for all regions; neither
@@ -252,20 +287,26 @@ def regions_block(engine: Engine, settings: Settings, metric: str, period: dt.da
     target = target_for(settings, metric, by_region=True)
     overall = None
     if definition.unit != "count":
-        cell = data.cell_at(data.monthly_cells(engine, metric, (), version), period)
+        cell = data.cell_at(data.monthly_cells(engine, metric, (), version, settings.privacy.min_cell_size), period)
         overall = cell["value"] if cell and not cell["suppressed"] else None
     return _figure_block(
-        heading, ids.OV_REGIONS_GRAPH, region_figure(rows, definition, region, target, overall),
+        heading,
+        ids.OV_REGIONS_GRAPH,
+        region_figure(rows, definition, region, target, overall),
         region_caption(rows, definition, period, target, overall),
         region_table_rows(rows, definition),
-        ["Region", "Value", definition.n_means.capitalize(), "95% interval"], "region",
+        ["Region", "Value", definition.n_means.capitalize(), "95% interval"],
+        "region",
     )
 
 
-def detail_blocks(engine: Engine, settings: Settings, metric: str, period: dt.date,
-                  region: str | None, version: int | None) -> tuple[list[Any], list[Any]]:
-    return (trend_block(engine, settings, metric, period, region, version),
-            regions_block(engine, settings, metric, period, region, version))
+def detail_blocks(
+    engine: Engine, settings: Settings, metric: str, period: dt.date, region: str | None, version: int | None
+) -> tuple[list[Any], list[Any]]:
+    return (
+        trend_block(engine, settings, metric, period, region, version),
+        regions_block(engine, settings, metric, period, region, version),
+    )
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -275,8 +316,9 @@ def notices(messages: list[str]) -> list[Any]:
     return [dbc.Alert(m, color="info", className="py-2 mb-2") for m in messages]
 
 
-def overview_layout(engine: Engine, settings: Settings, base: str, period: Any = None,
-                    region: Any = None, indicator: Any = None) -> html.Div:
+def overview_layout(
+    engine: Engine, settings: Settings, base: str, period: Any = None, region: Any = None, indicator: Any = None
+) -> html.Div:
     run = data.refresh_run(engine)
     version = data.version_of(run)
     months = data.months(engine, version)
@@ -286,52 +328,99 @@ def overview_layout(engine: Engine, settings: Settings, base: str, period: Any =
         html.P(as_of_detail(run, settings), id=ids.OV_AS_OF, className="text-body-secondary"),
     ]
     if month is None:
-        return html.Div([*header, dbc.Alert(
-            "There are no monthly figures in the store yet. Load data with `civic-metrics etl run` "
-            "and compute the indicators with `civic-metrics metrics refresh`.", color="warning")])
+        return html.Div(
+            [
+                *header,
+                dbc.Alert(
+                    "There are no monthly figures in the store yet. Load data with `civic-metrics etl run` "
+                    "and compute the indicators with `civic-metrics metrics refresh`.",
+                    color="warning",
+                ),
+            ]
+        )
     partial = partial_month_notice(run, settings, month)
     if partial:
         messages.append(partial)
-    filters = html.Section([
-        html.H2("Choose the month and region", className="visually-hidden"),
-        dbc.Row([
-            dbc.Col([
-                dbc.Label("Month", html_for=ids.OV_PERIOD),
-                dbc.Select(id=ids.OV_PERIOD, value=month_param(month),
-                           options=[{"label": month_label(m), "value": month_param(m)}
-                                    for m in reversed(months)]),
-            ], xs=12, sm=6, md=3),
-            dbc.Col([
-                dbc.Label("Region", html_for=ids.OV_REGION),
-                dbc.Select(id=ids.OV_REGION, value=region_id or ids.ALL,
-                           options=region_options(settings)),
-            ], xs=12, sm=6, md=3),
-            dbc.Col(
-                html.A("Link to this view", id=ids.OV_LINK,
-                       href=view_href(base, month, region_id, metric), className="view-link"),
-                xs=12, md=6, className="d-flex align-items-end justify-content-md-end mt-2",
+    filters = html.Section(
+        [
+            html.H2("Choose the month and region", className="visually-hidden"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Month", html_for=ids.OV_PERIOD),
+                            dbc.Select(
+                                id=ids.OV_PERIOD,
+                                value=month_param(month),
+                                options=[{"label": month_label(m), "value": month_param(m)} for m in reversed(months)],
+                            ),
+                        ],
+                        xs=12,
+                        sm=6,
+                        md=3,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Region", html_for=ids.OV_REGION),
+                            dbc.Select(id=ids.OV_REGION, value=region_id or ids.ALL, options=region_options(settings)),
+                        ],
+                        xs=12,
+                        sm=6,
+                        md=3,
+                    ),
+                    dbc.Col(
+                        html.A(
+                            "Link to this view",
+                            id=ids.OV_LINK,
+                            href=view_href(base, month, region_id, metric),
+                            className="view-link",
+                        ),
+                        xs=12,
+                        md=6,
+                        className="d-flex align-items-end justify-content-md-end mt-2",
+                    ),
+                ],
+                className="g-3 align-items-end",
             ),
-        ], className="g-3 align-items-end"),
-        dcc.Store(id=ids.OV_URL_SYNC),
-    ], className="filters mb-3", **{"aria-label": "Filters"})
+            dcc.Store(id=ids.OV_URL_SYNC),
+        ],
+        className="filters mb-3",
+        **{"aria-label": "Filters"},
+    )
     trend, regions = detail_blocks(engine, settings, metric, month, region_id, version)
-    return html.Div([
-        *header,
-        html.Div(notices(messages), id=ids.OV_NOTICE, role="status"),
-        filters,
-        html.Section([
-            html.H2("Headline indicators", id="headline-heading", className="h4"),
-            html.Div(tiles_grid(engine, settings, month, region_id, version), id=ids.OV_TILES),
-        ], **{"aria-labelledby": "headline-heading"}),
-        html.Section([
-            html.H2("One indicator in detail", id="detail-heading", className="h4 mt-3"),
-            dbc.Row(dbc.Col([
-                dbc.Label("Indicator", html_for=ids.OV_INDICATOR),
-                dbc.Select(id=ids.OV_INDICATOR, value=metric, options=indicator_options(settings)),
-            ], xs=12, md=6)),
-            dbc.Row([
-                dbc.Col(html.Div(trend, id=ids.OV_TREND), xs=12, xl=7),
-                dbc.Col(html.Div(regions, id=ids.OV_REGIONS), xs=12, xl=5),
-            ]),
-        ], **{"aria-labelledby": "detail-heading"}),
-    ])
+    return html.Div(
+        [
+            *header,
+            html.Div(notices(messages), id=ids.OV_NOTICE, role="status"),
+            filters,
+            html.Section(
+                [
+                    html.H2("Headline indicators", id="headline-heading", className="h4"),
+                    html.Div(tiles_grid(engine, settings, month, region_id, version), id=ids.OV_TILES),
+                ],
+                **{"aria-labelledby": "headline-heading"},
+            ),
+            html.Section(
+                [
+                    html.H2("One indicator in detail", id="detail-heading", className="h4 mt-3"),
+                    dbc.Row(
+                        dbc.Col(
+                            [
+                                dbc.Label("Indicator", html_for=ids.OV_INDICATOR),
+                                dbc.Select(id=ids.OV_INDICATOR, value=metric, options=indicator_options(settings)),
+                            ],
+                            xs=12,
+                            md=6,
+                        )
+                    ),
+                    dbc.Row(
+                        [
+                            dbc.Col(html.Div(trend, id=ids.OV_TREND), xs=12, xl=7),
+                            dbc.Col(html.Div(regions, id=ids.OV_REGIONS), xs=12, xl=5),
+                        ]
+                    ),
+                ],
+                **{"aria-labelledby": "detail-heading"},
+            ),
+        ]
+    )

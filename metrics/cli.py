@@ -263,7 +263,13 @@ def metrics_export(
 
     try:
         records = export_records(
-            obj.engine(), metric, tuple(by), grain, start.date() if start else None, end.date() if end else None
+            obj.engine(),
+            metric,
+            tuple(by),
+            grain,
+            start.date() if start else None,
+            end.date() if end else None,
+            min_cell_size=obj.settings.privacy.min_cell_size,
         )
     except QueryError as exc:
         raise click.ClickException(str(exc)) from None

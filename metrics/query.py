@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from metrics.catalogue import CATALOGUE
 from metrics.store.models import MetricCell, RefreshRun
+from metrics.suppression import suppress
 
 COLUMNS = [
     "metric",
@@ -66,10 +67,14 @@ def read_cells(
     start: dt.date | None = None,
     end: dt.date | None = None,
     values: dict[str, list[str]] | None = None,
+    *,
+    min_cell_size: int,
 ) -> pd.DataFrame:
-    """Cells of one indicator (its newest definition version) for one breakdown.
+    """Cells of one indicator (its newest definition version) for one breakdown, with small
+    numbers suppressed (primary and secondary, see metrics.suppression).
 
-    `values` keeps only slices whose dimension takes one of the listed values.
+    `values` keeps only slices whose dimension takes one of the listed values; it filters
+    after suppression, so a filtered view hides what the whole view hides.
     """
     if metric not in CATALOGUE:
         raise QueryError(f"unknown indicator {metric!r}; expected one of {sorted(CATALOGUE)}")
@@ -90,6 +95,7 @@ def read_cells(
     with engine.connect() as conn:
         df = pd.read_sql(q, conn)
     df["period"] = pd.to_datetime(df["period"]).dt.date
+    df = suppress(df, min_cell_size, dim="dim_names")
     df["dims"] = df["dims_key"].map(parse_dims)
     if values:
         for dim, allowed in values.items():
@@ -197,8 +203,10 @@ def export_records(
     grain: str = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
+    *,
+    min_cell_size: int,
 ) -> list[dict[str, Any]]:
-    df = read_cells(engine, metric, by, grain, start, end)
+    df = read_cells(engine, metric, by, grain, start, end, min_cell_size=min_cell_size)
     if df.empty:
         known = breakdowns(engine, metric)
         # An indicator with no cells at all has no data (e.g. no ratings): an empty export.

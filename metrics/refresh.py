@@ -17,7 +17,6 @@ from metrics.catalogue import CATALOGUE, MetricDefinition
 from metrics.cells import CELL_COLUMNS, finish
 from metrics.config import Settings
 from metrics.store.models import EtlRun, MetricCell, RefreshRun
-from metrics.suppression import suppress
 
 Progress = Callable[[str], None]
 
@@ -39,7 +38,10 @@ def compute_cells(data: CaseData, metrics: list[MetricDefinition]) -> pd.DataFra
         df.insert(1, "definition_version", m.version)
         frames.append(df)
     cells = pd.concat(frames, ignore_index=True)
-    return suppress(cells, data.settings.privacy.min_cell_size)
+    # Stored as computed: small numbers are suppressed where cells are read (metrics.query),
+    # so every reader gets the same protection from one place.
+    cells["suppressed"] = False
+    return cells
 
 
 def refresh(

@@ -18,10 +18,12 @@ from metrics.config import Settings
 dash.register_page(__name__, path="/", name="Overview", title="Overview · civic-metrics", order=0)
 
 
-def layout(period: str | None = None, region: str | None = None, indicator: str | None = None,
-           **_other: object) -> object:
-    return views.overview_layout(state.engine(), state.settings(), dash.get_relative_path("/"),
-                                 period, region, indicator)
+def layout(
+    period: str | None = None, region: str | None = None, indicator: str | None = None, **_other: object
+) -> object:
+    return views.overview_layout(
+        state.engine(), state.settings(), dash.get_relative_path("/"), period, region, indicator
+    )
 
 
 def _view(

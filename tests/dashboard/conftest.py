@@ -29,16 +29,18 @@ REGIONS = ("Northgate", "Fenwick", "Highmoor")
 @pytest.fixture
 def settings() -> Settings:
     """A small configuration: three regions, the targets of config.yaml, three headlines."""
-    return Settings.model_validate({
-        "timezone": "Europe/London",
-        "regions": [{"id": r} for r in REGIONS],
-        "targets": {
-            "on_time_rate": {"target": 0.90, "threshold": 0.80},
-            "resolution_days_median": {"target": 5.0, "threshold": 8.0},
-            "backlog_open": {"target": 2500, "threshold": 3500},
-        },
-        "dashboard": {"headline": ["cases_opened", "on_time_rate", "resolution_days_median"]},
-    })
+    return Settings.model_validate(
+        {
+            "timezone": "Europe/London",
+            "regions": [{"id": r} for r in REGIONS],
+            "targets": {
+                "on_time_rate": {"target": 0.90, "threshold": 0.80},
+                "resolution_days_median": {"target": 5.0, "threshold": 8.0},
+                "backlog_open": {"target": 2500, "threshold": 3500},
+            },
+            "dashboard": {"headline": ["cases_opened", "on_time_rate", "resolution_days_median"]},
+        }
+    )
 
 
 @pytest.fixture
@@ -62,10 +64,16 @@ def write_cells(cell_store: Engine) -> CellWriter:
 
     def write(rows: list[dict[str, Any]], as_of: dt.datetime = AS_OF) -> int:
         with cell_store.begin() as conn:
-            run_id = conn.execute(insert(RefreshRun).values(
-                started_at=as_of, finished_at=as_of, status="succeeded", as_of=as_of,
-                cases=1000, cells=len(rows),
-            )).inserted_primary_key[0]
+            run_id = conn.execute(
+                insert(RefreshRun).values(
+                    started_at=as_of,
+                    finished_at=as_of,
+                    status="succeeded",
+                    as_of=as_of,
+                    cases=1000,
+                    cells=len(rows),
+                )
+            ).inserted_primary_key[0]
             conn.execute(insert(MetricCell), [_cell(r, run_id, as_of) for r in rows])
         return int(run_id)
 

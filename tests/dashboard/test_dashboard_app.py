@@ -15,8 +15,7 @@ from dashboard.tiles import tile_data
 
 
 def text_of(component) -> str:
-    return json.dumps(component.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder,
-                      ensure_ascii=False)
+    return json.dumps(component.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
 
 
 def test_page_works_offline_and_declares_its_language(demo_store):
@@ -56,16 +55,18 @@ def test_layout_shows_every_headline_tile(demo_store):
 def test_layout_follows_the_url_and_falls_back_with_a_notice(demo_store):
     settings, engine = demo_store
     region = settings.regions[0].id
-    page = text_of(views.overview_layout(engine, settings, "/", period="2025-03",
-                                         region=region, indicator="satisfied_share"))
+    page = text_of(
+        views.overview_layout(engine, settings, "/", period="2025-03", region=region, indicator="satisfied_share")
+    )
     assert '"value": "2025-03"' in page
     assert f'"value": "{region}"' in page
     assert '"value": "satisfied_share"' in page
     assert f"Trend, {region}: 36 months to March 2025" in page
     assert f"/?period=2025-03&region={region}&indicator=satisfied_share" in page
 
-    bad = text_of(views.overview_layout(engine, settings, "/", period="1999-01",
-                                        region="Atlantis", indicator="happiness"))
+    bad = text_of(
+        views.overview_layout(engine, settings, "/", period="1999-01", region="Atlantis", indicator="happiness")
+    )
     assert "There are no figures for the month '1999-01'; showing the latest month." in bad
     assert "'Atlantis' is not a region of this ministry; showing all regions." in bad
     assert "'happiness' is not an indicator" in bad
@@ -76,19 +77,30 @@ def test_layout_follows_the_url_and_falls_back_with_a_notice(demo_store):
 def test_resolve_filters_defaults(demo_store):
     settings, engine = demo_store
     months = data.months(engine, data.data_version(engine))
-    assert views.resolve_filters(months, settings, None, None, None) == (
-        months[-1], None, "on_time_rate", [])
+    assert views.resolve_filters(months, settings, None, None, None) == (months[-1], None, "on_time_rate", [])
     # A parameter given twice arrives as a list: the last one wins.
     month, region, metric, notes = views.resolve_filters(
-        months, settings, [months[0].isoformat(), f"{months[1]:%Y-%m}"], "All", "backlog_open")
+        months, settings, [months[0].isoformat(), f"{months[1]:%Y-%m}"], "All", "backlog_open"
+    )
     assert (month, region, metric, notes) == (months[1], None, "backlog_open", [])
 
 
 def test_status_is_a_word_and_a_shape(demo_store):
-    t = {"metric": "on_time_rate", "name": "On time", "description": "d", "state": "value",
-         "value_text": "82.3%", "n_text": "Based on 10 determined cases", "status": "off_track",
-         "status_text": "Off track", "target_text": "Target", "direction": "higher_is_better",
-         "change_month_text": "+1.0 pts since last month", "change_year_text": None, "note": None}
+    t = {
+        "metric": "on_time_rate",
+        "name": "On time",
+        "description": "d",
+        "state": "value",
+        "value_text": "82.3%",
+        "n_text": "Based on 10 determined cases",
+        "status": "off_track",
+        "status_text": "Off track",
+        "target_text": "Target",
+        "direction": "higher_is_better",
+        "change_month_text": "+1.0 pts since last month",
+        "change_year_text": None,
+        "note": None,
+    }
     card = text_of(views.tile_card(t))
     assert '"Off track"' in card
     assert views.STATUS_ICON["off_track"] in card and '"aria-hidden": "true"' in card
@@ -107,13 +119,11 @@ def test_count_regions_have_no_reference_line(demo_store):
 
 
 def test_as_of_and_an_unfinished_month(settings):
-    run = {"as_of": dt.datetime(2026, 10, 15, 23, 30), "finished_at": dt.datetime(2026, 10, 16, 2, 0),
-           "cases": 1234}
+    run = {"as_of": dt.datetime(2026, 10, 15, 23, 30), "finished_at": dt.datetime(2026, 10, 16, 2, 0), "cases": 1234}
     # 23:30 UTC on 15 October is 00:30 on the 16th in London (summer time).
     assert views.as_of_text(run, settings) == "Data as of 16 October 2026"
     assert views.as_of_detail(run, settings) == (
-        "Data as of 16 October 2026, 00:30 (Europe/London); figures computed on 16 October 2026 "
-        "from 1,234 cases."
+        "Data as of 16 October 2026, 00:30 (Europe/London); figures computed on 16 October 2026 from 1,234 cases."
     )
     assert views.partial_month_notice(run, settings, dt.date(2026, 10, 1)) == (
         "October 2026 is not over: its figures cover the data up to 16 October 2026."

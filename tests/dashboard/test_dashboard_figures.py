@@ -27,15 +27,19 @@ M = [dt.date(2026, m, 1) for m in range(1, 7)]
 
 def trend_frame(write_cells, cell_store, rows):
     version = write_cells(rows)
-    return data.monthly_cells(cell_store, "on_time_rate", (), version)
+    return data.monthly_cells(cell_store, "on_time_rate", (), version, 10)
 
 
 def test_trend_leaves_gaps_and_draws_the_interval(cell_store, write_cells):
-    df = trend_frame(write_cells, cell_store, [
-        {"metric": "on_time_rate", "period": M[0], "value": 0.81, "ci_low": 0.75, "ci_high": 0.86},
-        {"metric": "on_time_rate", "period": M[1], "value": None, "suppressed": True},
-        {"metric": "on_time_rate", "period": M[3], "value": 0.92, "ci_low": 0.88, "ci_high": 0.95},
-    ])
+    df = trend_frame(
+        write_cells,
+        cell_store,
+        [
+            {"metric": "on_time_rate", "period": M[0], "value": 0.81, "ci_low": 0.75, "ci_high": 0.86},
+            {"metric": "on_time_rate", "period": M[1], "value": None, "suppressed": True},
+            {"metric": "on_time_rate", "period": M[3], "value": 0.92, "ci_low": 0.88, "ci_high": 0.95},
+        ],
+    )
     df = complete_months(df, M[0], M[3], tuple(M))
     assert list(df["period"]) == M[:4]  # March had no cell: added as a month with no figure
     fig = trend_figure(df, ON_TIME, TARGET)
@@ -59,18 +63,18 @@ def test_trend_leaves_gaps_and_draws_the_interval(cell_store, write_cells):
 
 
 def test_trend_without_intervals_has_no_band(cell_store, write_cells):
-    df = trend_frame(write_cells, cell_store, [
-        {"metric": "on_time_rate", "period": p, "value": 0.8} for p in M[:3]
-    ])
+    df = trend_frame(write_cells, cell_store, [{"metric": "on_time_rate", "period": p, "value": 0.8} for p in M[:3]])
     fig = trend_figure(df, ON_TIME)
     assert len(fig.data) == 1
     assert "interval" not in trend_caption(df, ON_TIME, "all regions")
 
 
 def test_trend_with_nothing_to_draw_says_so(cell_store, write_cells):
-    df = trend_frame(write_cells, cell_store, [
-        {"metric": "on_time_rate", "period": p, "value": None, "suppressed": True} for p in M[:2]
-    ])
+    df = trend_frame(
+        write_cells,
+        cell_store,
+        [{"metric": "on_time_rate", "period": p, "value": None, "suppressed": True} for p in M[:2]],
+    )
     fig = trend_figure(df, ON_TIME, TARGET)
     assert all(v is None for v in fig.data[-1].y)
     assert "Nothing to draw" in fig.layout.annotations[0].text
@@ -81,16 +85,30 @@ def test_trend_with_nothing_to_draw_says_so(cell_store, write_cells):
 @pytest.fixture
 def october(cell_store, write_cells):
     p = dt.date(2026, 10, 1)
-    version = write_cells([
-        {"metric": "on_time_rate", "period": p, "value": 0.95, "region": "Northgate",
-         "ci_low": 0.9, "ci_high": 0.97, "n": 87},
-        {"metric": "on_time_rate", "period": p, "value": 0.61, "region": "Highmoor", "n": 13},
-        {"metric": "on_time_rate", "period": p, "value": None, "region": "Fenwick",
-         "suppressed": True},
-        {"metric": "on_time_rate", "period": p, "value": None, "region": "Lakeside",
-         "suppressed": True, "note": "suppressed: would reveal a smaller suppressed figure"},
-    ])
-    df = data.monthly_cells(cell_store, "on_time_rate", ("region",), version)
+    version = write_cells(
+        [
+            {
+                "metric": "on_time_rate",
+                "period": p,
+                "value": 0.95,
+                "region": "Northgate",
+                "ci_low": 0.9,
+                "ci_high": 0.97,
+                "n": 87,
+            },
+            {"metric": "on_time_rate", "period": p, "value": 0.61, "region": "Highmoor", "n": 13},
+            {"metric": "on_time_rate", "period": p, "value": None, "region": "Fenwick", "suppressed": True},
+            {
+                "metric": "on_time_rate",
+                "period": p,
+                "value": None,
+                "region": "Lakeside",
+                "suppressed": True,
+                "note": "suppressed: would reveal a smaller suppressed figure",
+            },
+        ]
+    )
+    df = data.monthly_cells(cell_store, "on_time_rate", ("region",), version, 10)
     return p, df[df["period"] == p]
 
 
@@ -114,10 +132,8 @@ def test_region_bars_leave_out_suppressed_regions(october):
     assert "Suppressed (fewer than 10 cases), not drawn: Fenwick." in caption
     assert "No figure, not drawn: Eastfield." in caption
     table = region_table_rows(rows, ON_TIME)
-    assert table[0] == {"region": "Northgate", "value": "95.0%", "n": "87",
-                        "interval": "90.0% to 97.0%"}
-    assert {"region": "Fenwick", "value": "Suppressed (fewer than 10 cases)", "n": "",
-            "interval": ""} in table
+    assert table[0] == {"region": "Northgate", "value": "95.0%", "n": "87", "interval": "90.0% to 97.0%"}
+    assert {"region": "Fenwick", "value": "Suppressed (fewer than 10 cases)", "n": "", "interval": ""} in table
 
 
 def test_region_chart_with_no_figures_says_so():

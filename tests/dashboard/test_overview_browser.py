@@ -83,8 +83,10 @@ def test_overview_tiles_and_region_filter(dash_duo, demo_store):
     Select(dash_duo.find_element(f"#{ids.OV_REGION}")).select_by_value(region)
     dash_duo.wait_for_text_to_equal(f"#{ids.tile_value('cases_opened')}", expected, timeout=10)
     for metric in headline:
-        assert tile_text(dash_duo, metric) == tile_data(
-            engine, settings, metric, latest, region, version=version)["value_text"]
+        assert (
+            tile_text(dash_duo, metric)
+            == tile_data(engine, settings, metric, latest, region, version=version)["value_text"]
+        )
     dash_duo.wait_for_contains_text(f"#{ids.OV_TREND}", f"Trend, {region}", timeout=10)
     link = dash_duo.find_element(f"#{ids.OV_LINK}").get_attribute("href")
     assert f"region={region.replace(' ', '+')}" in link

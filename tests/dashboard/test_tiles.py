@@ -93,11 +93,13 @@ def on_time(period, value, **kw):
 
 
 def test_tile_shows_value_cases_target_status_and_changes(cell_store, settings, write_cells):
-    write_cells([
-        on_time(OCT_LAST_YEAR, 0.85, n=400),
-        on_time(SEP, 0.80, n=410),
-        on_time(OCT, 0.823, n=434, ci_low=0.78, ci_high=0.86),
-    ])
+    write_cells(
+        [
+            on_time(OCT_LAST_YEAR, 0.85, n=400),
+            on_time(SEP, 0.80, n=410),
+            on_time(OCT, 0.823, n=434, ci_low=0.78, ci_high=0.86),
+        ]
+    )
     t = tile_data(cell_store, settings, "on_time_rate", OCT)
     assert t["name"] == "Settled within the statutory deadline"
     assert t["state"] == "value"
@@ -115,13 +117,15 @@ def test_tile_shows_value_cases_target_status_and_changes(cell_store, settings, 
 
 
 def test_lower_is_better_and_counts(cell_store, settings, write_cells):
-    write_cells([
-        {"metric": "resolution_days_median", "period": SEP, "value": 9.1},
-        {"metric": "resolution_days_median", "period": OCT, "value": 8.4},
-        {"metric": "cases_opened", "period": SEP, "value": 1200, "n": 1200},
-        {"metric": "cases_opened", "period": OCT, "value": 1234, "n": 1234},
-        {"metric": "cases_opened", "period": OCT_LAST_YEAR, "value": 1234, "n": 1234},
-    ])
+    write_cells(
+        [
+            {"metric": "resolution_days_median", "period": SEP, "value": 9.1},
+            {"metric": "resolution_days_median", "period": OCT, "value": 8.4},
+            {"metric": "cases_opened", "period": SEP, "value": 1200, "n": 1200},
+            {"metric": "cases_opened", "period": OCT, "value": 1234, "n": 1234},
+            {"metric": "cases_opened", "period": OCT_LAST_YEAR, "value": 1234, "n": 1234},
+        ]
+    )
     days = tile_data(cell_store, settings, "resolution_days_median", OCT)
     assert days["value_text"] == "8.4 days"
     assert days["status"] == "off_track"  # above the 8-day threshold
@@ -139,10 +143,12 @@ def test_lower_is_better_and_counts(cell_store, settings, write_cells):
 
 
 def test_suppressed_is_said_never_zero(cell_store, settings, write_cells):
-    write_cells([
-        on_time(SEP, 0.8),
-        on_time(OCT, None, suppressed=True),
-    ])
+    write_cells(
+        [
+            on_time(SEP, 0.8),
+            on_time(OCT, None, suppressed=True),
+        ]
+    )
     t = tile_data(cell_store, settings, "on_time_rate", OCT)
     assert t["state"] == "suppressed"
     assert t["value"] is None and t["n"] is None
@@ -155,14 +161,21 @@ def test_suppressed_is_said_never_zero(cell_store, settings, write_cells):
 def test_min_cell_size_comes_from_settings(cell_store, settings, write_cells):
     write_cells([on_time(OCT, None, suppressed=True, note="suppressed: fewer than 25 cases")])
     strict = type(settings).model_validate({**settings.model_dump(), "privacy": {"min_cell_size": 25}})
-    assert tile_data(cell_store, strict, "on_time_rate", OCT)["value_text"] == (
-        "Suppressed (fewer than 25 cases)"
-    )
+    assert tile_data(cell_store, strict, "on_time_rate", OCT)["value_text"] == ("Suppressed (fewer than 25 cases)")
 
 
 def test_secondary_suppression_says_why(cell_store, settings, write_cells):
-    write_cells([on_time(OCT, None, region="Highmoor", suppressed=True,
-                         note="suppressed: would reveal a smaller suppressed figure")])
+    write_cells(
+        [
+            on_time(
+                OCT,
+                None,
+                region="Highmoor",
+                suppressed=True,
+                note="suppressed: would reveal a smaller suppressed figure",
+            )
+        ]
+    )
     t = tile_data(cell_store, settings, "on_time_rate", OCT, "Highmoor")
     assert t["value_text"] == "Suppressed (would reveal a smaller suppressed figure)"
 
@@ -176,8 +189,16 @@ def test_suppressed_last_month_is_not_a_comparison(cell_store, settings, write_c
 
 
 def test_missing_value_shows_the_cells_note(cell_store, settings, write_cells):
-    write_cells([{"metric": "resolution_days_median", "period": OCT, "value": None,
-                  "note": "not reached: fewer than half of the cases are resolved"}])
+    write_cells(
+        [
+            {
+                "metric": "resolution_days_median",
+                "period": OCT,
+                "value": None,
+                "note": "not reached: fewer than half of the cases are resolved",
+            }
+        ]
+    )
     t = tile_data(cell_store, settings, "resolution_days_median", OCT)
     assert t["state"] == "missing"
     assert t["value_text"] == "Not reached: fewer than half of the cases are resolved"
@@ -192,12 +213,14 @@ def test_no_cell_at_all_is_missing_not_zero(cell_store, settings, write_cells):
 
 
 def test_region_reads_the_regions_cells(cell_store, settings, write_cells):
-    write_cells([
-        on_time(OCT, 0.88),
-        on_time(OCT, 0.95, region="Northgate"),
-        on_time(SEP, 0.97, region="Northgate"),
-        on_time(OCT, 0.70, region="Fenwick"),
-    ])
+    write_cells(
+        [
+            on_time(OCT, 0.88),
+            on_time(OCT, 0.95, region="Northgate"),
+            on_time(SEP, 0.97, region="Northgate"),
+            on_time(OCT, 0.70, region="Fenwick"),
+        ]
+    )
     assert tile_data(cell_store, settings, "on_time_rate", OCT)["value_text"] == "88.0%"
     north = tile_data(cell_store, settings, "on_time_rate", OCT, "Northgate")
     assert north["value_text"] == "95.0%"
@@ -226,10 +249,12 @@ def test_a_new_refresh_is_read_not_the_cached_one(cell_store, settings, write_ce
 
 
 def test_a_count_target_is_for_all_regions_together(cell_store, settings, write_cells):
-    write_cells([
-        {"metric": "backlog_open", "period": OCT, "value": 2600, "n": 2600},
-        {"metric": "backlog_open", "period": OCT, "value": 180, "n": 180, "region": "Highmoor"},
-    ])
+    write_cells(
+        [
+            {"metric": "backlog_open", "period": OCT, "value": 2600, "n": 2600},
+            {"metric": "backlog_open", "period": OCT, "value": 180, "n": 180, "region": "Highmoor"},
+        ]
+    )
     everyone = tile_data(cell_store, settings, "backlog_open", OCT)
     assert everyone["status"] == "at_risk"
     assert everyone["target_text"] == "Target: 2,500 or less; off track above 3,500"
@@ -238,9 +263,7 @@ def test_a_count_target_is_for_all_regions_together(cell_store, settings, write_
     assert region["value_text"] == "180"
     assert region["status"] is None
     assert region["status_text"] == "No status: the target is for all regions together"
-    assert region["target_text"] == (
-        "Target set for all regions together: 2,500 or less; off track above 3,500"
-    )
+    assert region["target_text"] == ("Target set for all regions together: 2,500 or less; off track above 3,500")
     # A rate's target applies to every region.
     write_cells([on_time(OCT, 0.95, region="Highmoor")])
     assert tile_data(cell_store, settings, "on_time_rate", OCT, "Highmoor")["status"] == "on_track"

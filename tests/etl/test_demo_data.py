@@ -148,9 +148,7 @@ def test_codes_match_config_yaml() -> None:
     assert set(values["channel"]) == CHANNEL_CODES
 
 
-def test_ref_numbers_are_unique_and_follow_logging_order(
-    cases: pd.DataFrame, good: pd.DataFrame
-) -> None:
+def test_ref_numbers_are_unique_and_follow_logging_order(cases: pd.DataFrame, good: pd.DataFrame) -> None:
     assert cases["Ref No"].is_unique
     assert cases["Ref No"].str.fullmatch(r"WM-\d{7}").all()
     assert cases["Ref No"].iloc[0] == "WM-0000001"
@@ -347,9 +345,7 @@ def test_rural_districts_are_older(paths: dict[str, Path]) -> None:
     assert share[list(RURAL)].min() > share[list(URBAN)].max()
 
 
-def test_eligible_covers_recipients_in_every_cell(
-    paths: dict[str, Path], cases: pd.DataFrame
-) -> None:
+def test_eligible_covers_recipients_in_every_cell(paths: dict[str, Path], cases: pd.DataFrame) -> None:
     eligible = pd.read_csv(paths["eligible"], keep_default_na=False)
     assert set(eligible["Programme"]) == {"SS-HB", "SS-CB", "SS-PC", "SS-DA"}
     assert (eligible["Eligible Low"] <= eligible["Eligible"]).all()

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.support import run, write_config
@@ -632,3 +633,30 @@ def test_recent_on_time_rates_are_marked_provisional(fixture_store) -> None:
         else:
             assert "provisional" not in rec.get("note", "")
     assert "provisional" in got[(dt.date(2025, 4, 1), "", "")]["note"]
+
+
+def test_suppression_happens_in_the_one_read_path(fixture_store) -> None:
+    """The store keeps cells as computed; every reader goes through metrics.query, which
+    cannot be called without the threshold and suppresses there."""
+    from sqlalchemy import create_engine, select
+
+    from metrics import query
+    from metrics.store.models import MetricCell
+
+    config, _ = fixture_store
+    engine = create_engine(f"sqlite:///{config.parent / 'store.db'}")
+    with engine.connect() as conn:
+        small = conn.execute(
+            select(MetricCell.period, MetricCell.dims_key, MetricCell.n).where(
+                MetricCell.metric == "on_time_rate",
+                MetricCell.grain == "month",
+                MetricCell.dim_names == "region",
+                MetricCell.n < MIN_CELL,
+            )
+        ).first()
+    assert small is not None and small.n < MIN_CELL
+    with pytest.raises(TypeError):
+        query.read_cells(engine, "on_time_rate", ("region",))  # type: ignore[call-arg]
+    df = query.read_cells(engine, "on_time_rate", ("region",), min_cell_size=MIN_CELL)
+    row = df[(df["period"] == small.period) & (df["dims_key"] == small.dims_key)].iloc[0]
+    assert row["suppressed"] and pd.isna(row["value"]) and pd.isna(row["n"])

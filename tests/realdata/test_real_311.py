@@ -42,7 +42,6 @@ KM_TOLERANCE = 1e-9  # METRICS.md: S(t) <= 0.5 compared with this tolerance
 NOT_STATED = "Not stated"
 
 
-
 @dataclass(frozen=True)
 class Spec:
     """What the test itself reads from a raw file (independently of the YAML mapping)."""
@@ -63,21 +62,54 @@ class Spec:
 
 
 NYC_BOROUGHS = (
-    ("BRONX", "Bronx"), ("BROOKLYN", "Brooklyn"), ("MANHATTAN", "Manhattan"),
-    ("QUEENS", "Queens"), ("STATEN ISLAND", "Staten Island"), ("Unspecified", ""),
+    ("BRONX", "Bronx"),
+    ("BROOKLYN", "Brooklyn"),
+    ("MANHATTAN", "Manhattan"),
+    ("QUEENS", "Queens"),
+    ("STATEN ISLAND", "Staten Island"),
+    ("Unspecified", ""),
 )
 SPECS = {
     s.name: s
     for s in (
-        Spec("nyc_2019", "nyc_311/nyc_311_2019-12-31_evening_1000rows.csv", "ISO8601",
-             "unique_key", "created_date", "closed_date", "due_date", "borough", 6.0, None,
-             NYC_BOROUGHS),
-        Spec("nyc_2013", "nyc_311/nyc_311_2013-12-25.csv", "%m/%d/%Y %I:%M:%S %p",
-             "Unique Key", "Created Date", "Closed Date", "Due Date", "Borough", 48.0, 15,
-             NYC_BOROUGHS),
-        Spec("boston_2019", "boston_311/boston_311_2019_animal_pest_subset.csv",
-             "%Y-%m-%d %H:%M:%S", "case_enquiry_id", "open_dt", "closed_dt", "sla_target_dt",
-             "neighborhood", 90.0, 818),
+        Spec(
+            "nyc_2019",
+            "nyc_311/nyc_311_2019-12-31_evening_1000rows.csv",
+            "ISO8601",
+            "unique_key",
+            "created_date",
+            "closed_date",
+            "due_date",
+            "borough",
+            6.0,
+            None,
+            NYC_BOROUGHS,
+        ),
+        Spec(
+            "nyc_2013",
+            "nyc_311/nyc_311_2013-12-25.csv",
+            "%m/%d/%Y %I:%M:%S %p",
+            "Unique Key",
+            "Created Date",
+            "Closed Date",
+            "Due Date",
+            "Borough",
+            48.0,
+            15,
+            NYC_BOROUGHS,
+        ),
+        Spec(
+            "boston_2019",
+            "boston_311/boston_311_2019_animal_pest_subset.csv",
+            "%Y-%m-%d %H:%M:%S",
+            "case_enquiry_id",
+            "open_dt",
+            "closed_dt",
+            "sla_target_dt",
+            "neighborhood",
+            90.0,
+            818,
+        ),
     )
 }
 NAMES = list(SPECS)
@@ -106,8 +138,20 @@ class Store:
         out = self.folder / f"{metric}-{grain}-{'-'.join(by) or 'all'}.json"
         if not out.exists():
             by_args = [a for dim in by for a in ("--by", dim)]
-            invoke(self.config, "metrics", "export", "--metric", metric, "--grain", grain,
-                   *by_args, "--format", "json", "--out", str(out))
+            invoke(
+                self.config,
+                "metrics",
+                "export",
+                "--metric",
+                metric,
+                "--grain",
+                grain,
+                *by_args,
+                "--format",
+                "json",
+                "--out",
+                str(out),
+            )
         return out, json.loads(out.read_text(encoding="utf-8"))
 
     def query(self, sql: str, *params: Any) -> list[tuple]:
@@ -118,7 +162,8 @@ class Store:
 def load(spec: Spec, real: Path, folder: Path) -> Store:
     db = folder / "store.db"
     text = Template((HERE / f"{spec.name}.yaml").read_text(encoding="utf-8")).substitute(
-        store_url=f"sqlite:///{db.as_posix()}", data_dir=real.as_posix(),
+        store_url=f"sqlite:///{db.as_posix()}",
+        data_dir=real.as_posix(),
     )
     config = folder / f"{spec.name}.yaml"
     config.write_text(text, encoding="utf-8")
@@ -167,8 +212,7 @@ def read_raw(spec: Spec, real: Path) -> Raw:
         local = pd.to_datetime(text.where(text != ""), format=spec.fmt)  # unreadable: raises
         f[f"{name}_local"] = local
         # These files hold no time inside a clock change, so nothing is ambiguous.
-        f[f"{name}_utc"] = local.dt.tz_localize(TZ, ambiguous="raise", nonexistent="raise") \
-            .dt.tz_convert("UTC")
+        f[f"{name}_utc"] = local.dt.tz_localize(TZ, ambiguous="raise", nonexistent="raise").dt.tz_convert("UTC")
     assert f["opened_local"].notna().all()
     as_of_local = max(f["opened_local"].max(), f["closed_local"].max())
     as_of_utc = as_of_local.tz_localize(TZ).tz_convert("UTC")
@@ -214,8 +258,7 @@ def cell_keys(f: pd.DataFrame, grain: str, by: tuple[str, ...]) -> Iterator[tupl
 
 def expected_km(raw: Raw, grain: str, by: tuple[str, ...]) -> dict[Key, tuple[int, float]]:
     return {
-        k: (len(p), km_median(p["days"].to_numpy(), p["closed"].to_numpy()))
-        for k, p in cell_keys(raw.good, grain, by)
+        k: (len(p), km_median(p["days"].to_numpy(), p["closed"].to_numpy())) for k, p in cell_keys(raw.good, grain, by)
     }
 
 
@@ -241,8 +284,9 @@ def expected_on_time(raw: Raw, grain: str, by: tuple[str, ...]) -> dict[Key, tup
     return out
 
 
-def compare(records: list[dict], expected: dict[Key, tuple], by: tuple[str, ...],
-            match: Callable[[dict, tuple], None]) -> int:
+def compare(
+    records: list[dict], expected: dict[Key, tuple], by: tuple[str, ...], match: Callable[[dict, tuple], None]
+) -> int:
     """Every exported cell against the expected one, small cells suppressed; returns how
     many cells were compared by value."""
     got: dict[Key, dict] = {}
@@ -281,14 +325,14 @@ SUMMARY = re.compile(r"(\w+): read ([\d,]+) = loaded ([\d,]+) \(.*\) \+ quaranti
 @pytest.mark.parametrize("name", NAMES)
 def test_rows_read_equal_loaded_plus_quarantined(name: str, store, raw) -> None:
     s, r = store(name), raw(name)
-    (job, read, loaded, quarantined), = [
-        (m[1], *(int(x.replace(",", "")) for x in m.groups()[1:]))
-        for m in SUMMARY.finditer(s.etl_output)
+    ((job, read, loaded, quarantined),) = [
+        (m[1], *(int(x.replace(",", "")) for x in m.groups()[1:])) for m in SUMMARY.finditer(s.etl_output)
     ]
     assert job == name
     assert read == loaded + quarantined == len(r.frame)
-    assert s.query("SELECT status, rows_read, rows_loaded, rows_quarantined FROM etl_runs "
-                   "WHERE job = ?", name) == [("succeeded", read, loaded, quarantined)]
+    assert s.query("SELECT status, rows_read, rows_loaded, rows_quarantined FROM etl_runs WHERE job = ?", name) == [
+        ("succeeded", read, loaded, quarantined)
+    ]
     assert s.query("SELECT count(*) FROM cases WHERE source = ?", name) == [(loaded,)]
     rows = {n for (n,) in s.query("SELECT row_number FROM quarantine WHERE job = ?", name)}
     assert rows == set(r.frame.loc[r.frame["quarantined"], "row"])
@@ -298,8 +342,9 @@ def test_rows_read_equal_loaded_plus_quarantined(name: str, store, raw) -> None:
 def test_stored_timestamps_are_the_local_times_in_utc(name: str, store, raw) -> None:
     s, r = store(name), raw(name)
     with closing(sqlite3.connect(s.db)) as conn:
-        cases = pd.read_sql("SELECT source_id, region, opened_at, closed_at, due_at FROM cases",
-                            conn).set_index("source_id")
+        cases = pd.read_sql("SELECT source_id, region, opened_at, closed_at, due_at FROM cases", conn).set_index(
+            "source_id"
+        )
     good = r.good.set_index("key")
     assert sorted(cases.index) == sorted(good.index)
     cases = cases.loc[good.index]
@@ -382,15 +427,22 @@ def test_headline_figures_agree_with_the_data_readme(name: str, store, raw) -> N
 @pytest.mark.parametrize("name", NAMES)
 def test_exports_follow_the_contract(name: str, store, check_export_tool: Path) -> None:
     s = store(name)
-    for metric in ("cases_opened", "resolution_days_median", "resolution_days_median_closed",
-                   "on_time_rate", "backlog_open"):
+    for metric in (
+        "cases_opened",
+        "resolution_days_median",
+        "resolution_days_median_closed",
+        "on_time_rate",
+        "backlog_open",
+    ):
         for grain in GRAINS:
             for by in BREAKDOWNS:
                 path, records = s.export(metric, grain, by)
                 assert records, (metric, grain, by)
                 done = subprocess.run(
                     [sys.executable, str(check_export_tool), str(path), "--min-cell", str(MIN_CELL)],
-                    capture_output=True, text=True, check=False,
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
                 assert done.returncode == 0, done.stdout + done.stderr
                 assert done.stdout.splitlines()[-1].startswith("0 problems"), done.stdout
