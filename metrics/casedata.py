@@ -33,6 +33,8 @@ class CaseData:
     eligible: pd.DataFrame
     calendar: WorkingCalendar
     _periods: dict[str, np.ndarray] = field(default_factory=dict)
+    # Work shared by every indicator of one refresh (slicings, period of each case...).
+    memo: dict[object, object] = field(default_factory=dict)
 
     @property
     def dims(self) -> tuple[str, ...]:

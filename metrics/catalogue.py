@@ -13,9 +13,9 @@ from typing import Literal
 
 import pandas as pd
 
-from metrics.indicators import experience, joined_up, timeliness, uptake, volume
+from metrics.indicators import equity, experience, joined_up, timeliness, uptake, volume
 
-Unit = Literal["count", "per_1000", "days", "hours", "proportion", "score"]
+Unit = Literal["count", "per_1000", "days", "hours", "proportion", "score", "ratio", "index", "points"]
 Direction = Literal["higher_is_better", "lower_is_better", "neutral"]
 
 
@@ -42,6 +42,13 @@ class MetricDefinition:
     compute: Callable[..., pd.DataFrame]
     # Dimensions this indicator is broken down by; None means every configured one.
     dimensions: Callable[..., tuple[str, ...]] | None = None
+    # Indicators computed across the categories of a dimension from other indicators'
+    # cells: `compute(data, cells_by_metric)`; `requires` names those indicators.
+    requires: tuple[str, ...] = ()
+
+    @property
+    def is_across(self) -> bool:
+        return bool(self.requires)
 
 
 CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
@@ -363,6 +370,122 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         family="joined_up",
         n_means="cases without handoffs",
         compute=joined_up.direct_resolution_days_median,
+    ),
+    MetricDefinition(
+        id="coverage_disparity_ratio",
+        name=Text("Coverage gap: highest to lowest", "覆盖差距：最高与最低之比"),
+        description=Text(
+            "How many times more cases per resident the most served category has than the least served "
+            "(categories with enough cases only). 1 means equal coverage.",
+            "案件人均数最高的类别是最低类别的多少倍（仅计案件数足够的类别）。1表示覆盖均等。",
+        ),
+        formula="max(coverage_per_1000) / min(coverage_per_1000) over categories with n >= min_cell_size",
+        unit="ratio",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the categories used",
+        compute=equity.coverage_disparity_ratio,
+        requires=("coverage_per_1000",),
+    ),
+    MetricDefinition(
+        id="coverage_gini",
+        name=Text("Coverage inequality (Gini)", "覆盖不平等（基尼系数）"),
+        description=Text(
+            "Inequality of cases per resident across categories, each resident counted once: 0 is equal "
+            "coverage, 1 is all service in one place.",
+            "各类别人均案件数的不平等程度，每位居民计一次：0为完全均等，1为全部集中于一处。",
+        ),
+        formula="sum_i sum_j p_i p_j |r_i - r_j| / (2 P^2 rbar), rbar = sum p_i r_i / P",
+        unit="index",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the categories used",
+        compute=equity.coverage_gini,
+        requires=("coverage_per_1000",),
+    ),
+    MetricDefinition(
+        id="coverage_theil",
+        name=Text("Coverage inequality (Theil)", "覆盖不平等（泰尔指数）"),
+        description=Text(
+            "Inequality of cases per resident across categories (0 is equal); unlike Gini it splits "
+            "into the part between larger areas and the part within them.",
+            "各类别人均案件数的不平等程度（0为均等）；与基尼系数不同，可分解为大区之间与大区内部两部分。",
+        ),
+        formula="sum_i (p_i/P) (r_i/rbar) ln(r_i/rbar), with 0 ln 0 = 0",
+        unit="index",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the categories used",
+        compute=equity.coverage_theil,
+        requires=("coverage_per_1000",),
+    ),
+    MetricDefinition(
+        id="coverage_theil_between",
+        name=Text("Coverage inequality between areas (Theil)", "大区之间的覆盖不平等（泰尔）"),
+        description=Text(
+            "The part of Theil's index due to differences between the larger areas regions belong to.",
+            "泰尔指数中由各地区所属大区之间差异造成的部分。",
+        ),
+        formula="Theil T of the areas' own rates, weighted by area populations",
+        unit="index",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the regions used",
+        compute=equity.coverage_theil_between,
+        requires=("coverage_per_1000",),
+    ),
+    MetricDefinition(
+        id="coverage_theil_within",
+        name=Text("Coverage inequality within areas (Theil)", "大区内部的覆盖不平等（泰尔）"),
+        description=Text(
+            "The part of Theil's index due to differences between regions of the same larger area.",
+            "泰尔指数中由同一大区内各地区之间差异造成的部分。",
+        ),
+        formula="coverage_theil - coverage_theil_between (= sum over areas of s_a T_a, s_a the area's share of cases)",
+        unit="index",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the regions used",
+        compute=equity.coverage_theil_within,
+        requires=("coverage_per_1000",),
+    ),
+    MetricDefinition(
+        id="service_standard_gap",
+        name=Text("Gap in deadlines met", "时限达标率差距"),
+        description=Text(
+            "Difference, in percentage points, between the category with the highest and the one with "
+            "the lowest share of cases settled on time.",
+            "按时办结比例最高与最低类别之间的差距（百分点）。",
+        ),
+        formula="(max - min) of on_time_rate over categories with n >= min_cell_size, x 100",
+        unit="points",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the categories used",
+        compute=equity.service_standard_gap,
+        requires=("on_time_rate",),
+    ),
+    MetricDefinition(
+        id="timeliness_ratio",
+        name=Text("Slowest category against the whole", "最慢类别与总体之比"),
+        description=Text(
+            "How many times longer the slowest category's median wait is than everyone's.",
+            "最慢类别的等待时间中位数是总体的多少倍。",
+        ),
+        formula="max over categories (n >= min_cell_size) of resolution_days_median / the whole population's",
+        unit="ratio",
+        direction="lower_is_better",
+        version=1,
+        family="equal_service",
+        n_means="cases behind the categories used",
+        compute=equity.timeliness_ratio,
+        requires=("resolution_days_median",),
     ),
 )
 

@@ -39,12 +39,16 @@ class Slicing:
 
 
 def slicings(data: CaseData, dims: tuple[str, ...] | None = None) -> list[Slicing]:
-    n = len(data.cases)
-    out = [Slicing("", np.zeros(n, dtype=np.int64), np.array([""], dtype=object))]
-    for dim in data.dims if dims is None else dims:
-        codes, labels = pd.factorize(data.cases[dim], sort=True)
-        out.append(Slicing(dim, codes.astype(np.int64), np.asarray(labels, dtype=object)))
-    return out
+    dims = data.dims if dims is None else dims
+    key = ("slicings", dims)
+    if key not in data.memo:
+        n = len(data.cases)
+        out = [Slicing("", np.zeros(n, dtype=np.int64), np.array([""], dtype=object))]
+        for dim in dims:
+            codes, labels = pd.factorize(data.cases[dim], sort=True)
+            out.append(Slicing(dim, codes.astype(np.int64), np.asarray(labels, dtype=object)))
+        data.memo[key] = out
+    return data.memo[key]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,10 @@ def keyed(
 
 
 def opened_period(data: CaseData) -> dict[str, np.ndarray]:
-    dates = data.cases["opened_date"].to_numpy().astype("datetime64[D]")
-    return {g: data.period_of(g, dates) for g in data.settings.metrics.grains}
+    if "opened_period" not in data.memo:
+        dates = data.cases["opened_date"].to_numpy().astype("datetime64[D]")
+        data.memo["opened_period"] = {g: data.period_of(g, dates) for g in data.settings.metrics.grains}
+    return data.memo["opened_period"]  # type: ignore[return-value]
 
 
 def sum_cells(k: Keyed, mask: np.ndarray, **values: np.ndarray) -> pd.DataFrame:
@@ -135,7 +141,7 @@ def finish(df: pd.DataFrame) -> pd.DataFrame:
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     # Keep one empty frame when nothing matched, so the working columns still exist.
-    kept = [finish(f) for f in frames if len(f)] or [finish(f) for f in frames[:1]]
+    kept = [f for f in frames if len(f)] or frames[:1]
     if not kept:
         return finish(pd.DataFrame())
-    return pd.concat(kept, ignore_index=True)
+    return finish(pd.concat(kept, ignore_index=True))

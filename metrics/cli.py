@@ -223,6 +223,12 @@ def metrics_list(lang: str) -> None:
 @click.option("--metric", required=True, help="Indicator id (see `civic-metrics metrics list`).")
 @click.option("--by", "by", multiple=True, help="Break down by this dimension (repeatable).")
 @click.option(
+    "--across",
+    default=None,
+    help="For indicators computed across the categories of a dimension (disparity, Gini, Theil, gaps): "
+    "that dimension (default region).",
+)
+@click.option(
     "--grain",
     type=click.Choice(["week", "month", "quarter", "year"]),
     default="month",
@@ -252,6 +258,7 @@ def metrics_export(
     obj: Ctx,
     metric: str,
     by: tuple[str, ...],
+    across: str | None,
     grain: str,
     start: dt.datetime | None,
     end: dt.datetime | None,
@@ -270,6 +277,8 @@ def metrics_export(
             start.date() if start else None,
             end.date() if end else None,
             min_cell_size=obj.settings.privacy.min_cell_size,
+            across=across,
+            references={name: g.reference for name, g in obj.settings.groups.items()},
         )
     except QueryError as exc:
         raise click.ClickException(str(exc)) from None

@@ -72,6 +72,9 @@ class PrivacySettings(Frozen):
 class Region(Frozen):
     id: str
     kind: Literal["urban", "rural", "mixed"] = "mixed"
+    # The larger area the region lies in; when every region has one, Theil's index is also
+    # split into its parts between and within areas.
+    area: str | None = None
     name: Names | None = None
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from metrics.catalogue import CATALOGUE
+from metrics.comparisons import comparable, compare_with_reference, vs_reference_record
 from metrics.store.models import MetricCell, RefreshRun
 from metrics.suppression import suppress
 
@@ -45,6 +46,9 @@ EXPORT_FIELDS = (
 )  # fmt: skip
 
 
+ACROSS_IDS = sorted(m.id for m in CATALOGUE.values() if m.is_across)
+
+
 class QueryError(ValueError):
     pass
 
@@ -69,6 +73,7 @@ def read_cells(
     values: dict[str, list[str]] | None = None,
     *,
     min_cell_size: int,
+    across: str = "",
 ) -> pd.DataFrame:
     """Cells of one indicator (its newest definition version) for one breakdown, with small
     numbers suppressed (primary and secondary, see metrics.suppression).
@@ -85,7 +90,7 @@ def read_cells(
         t.c.definition_version == version,
         t.c.grain == grain,
         t.c.dim_names == dim_names(by),
-        t.c.across == "",
+        t.c.across == across,
     )
     if start is not None:
         q = q.where(t.c.period >= start)
@@ -171,6 +176,7 @@ def _num(x: Any) -> float | int | None:
 def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Cells in the export contract's shape (METRICS.md)."""
     out = []
+    compared = "reference" in df.columns
     for r in df.itertuples(index=False):
         n = _num(r.n)
         rec: dict[str, Any] = {
@@ -192,6 +198,8 @@ def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
             rec["across"] = r.across
         if isinstance(r.note, str) and r.note:
             rec["note"] = r.note
+        if compared:
+            rec["vs_reference"] = vs_reference_record(r)
         out.append(rec)
     return out
 
@@ -205,8 +213,26 @@ def export_records(
     end: dt.date | None = None,
     *,
     min_cell_size: int,
+    across: str | None = None,
+    references: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    df = read_cells(engine, metric, by, grain, start, end, min_cell_size=min_cell_size)
+    """Records in the export contract; an indicator computed across the categories of a
+    dimension runs across `across` (default region). Broken down by one population-group
+    attribute with a reference group in `references`, each record also carries
+    `vs_reference`: ratio and difference against the reference group with 95% intervals."""
+    definition = CATALOGUE.get(metric)
+    if definition is not None and definition.is_across:
+        across = across or "region"
+    elif across:
+        raise QueryError(f"{metric} is not computed across categories; --across applies to {ACROSS_IDS}")
+    df = read_cells(engine, metric, by, grain, start, end, min_cell_size=min_cell_size, across=across or "")
+    if df.empty and across:
+        with engine.connect() as conn:
+            known_across = sorted(
+                conn.execute(select(MetricCell.across).where(MetricCell.metric == metric).distinct()).scalars()
+            )
+        if known_across and across not in known_across:
+            raise QueryError(f"{metric} is not computed across {across}; it is across {known_across}")
     if df.empty:
         known = breakdowns(engine, metric)
         # An indicator with no cells at all has no data (e.g. no ratings): an empty export.
@@ -216,4 +242,6 @@ def export_records(
                 f"{metric} is not computed by {dim_names(by) or '(whole population)'}; "
                 f"breakdowns in the store: {shown or 'none (run civic-metrics metrics refresh)'}"
             )
+    if definition is not None and len(by) == 1 and by[0] in (references or {}) and comparable(definition.unit):
+        df = compare_with_reference(df, by[0], references[by[0]], definition.unit)  # type: ignore[index]
     return to_records(df)

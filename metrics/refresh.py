@@ -30,10 +30,23 @@ class RefreshSummary:
     seconds: float
 
 
+def with_requirements(metrics: list[MetricDefinition]) -> list[MetricDefinition]:
+    """The indicators asked for and those their figures are computed from, bases first."""
+    ids = {m.id for m in metrics} | {r for m in metrics for r in m.requires}
+    return sorted((CATALOGUE[i] for i in ids), key=lambda m: (m.is_across, list(CATALOGUE).index(m.id)))
+
+
 def compute_cells(data: CaseData, metrics: list[MetricDefinition]) -> pd.DataFrame:
+    computed: dict[str, pd.DataFrame] = {}
+    for m in with_requirements(metrics):
+        df = m.compute(data, computed) if m.is_across else m.compute(data)
+        computed[m.id] = finish(df)
     frames = []
     for m in metrics:
-        df = finish(m.compute(data)).loc[:, list(CELL_COLUMNS)]
+        df = computed[m.id]
+        if df.empty:
+            continue
+        df = df.assign(across=df.get("across", "")).loc[:, [*CELL_COLUMNS, "across"]]
         df.insert(0, "metric", m.id)
         df.insert(1, "definition_version", m.version)
         frames.append(df)
@@ -107,7 +120,7 @@ def to_rows(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> list[dict]:
             "period": pd.to_datetime(df["period"]).dt.date,
             "dim_names": df["dim"],
             "dims_key": dims_key,
-            "across": "",
+            "across": df["across"].fillna("").astype(str),
             "suppressed": df["suppressed"].astype(bool),
             "note": df["note"],
             "as_of": as_of,

@@ -155,3 +155,34 @@ def test_demo_starts_afresh_when_run_again(tmp_path: Path) -> None:
             select(EtlRun.rows_loaded).where(EtlRun.job == "cases").order_by(EtlRun.id.desc())
         ).first()[0]
         assert conn.execute(select(func.count()).select_from(Case)).scalar_one() == loaded
+
+
+def test_group_figures_come_with_their_reference_comparison(pipeline: Path) -> None:
+    records = json.loads(
+        run(pipeline, "metrics", "export", "--metric", "resolution_days_median", "--by", "language",
+            "--grain", "year", "--from", "2025-01-01", "--to", "2025-01-01").stdout
+    )  # fmt: skip
+    by_group = {r["dims"]["language"]: r for r in records}
+    assert set(by_group) == {"English", "Chinese", "Other", "Not stated"}  # not stated is kept
+    other = by_group["Other"]["vs_reference"]
+    assert other["group"] == "English" and other["ratio"] > 1 and other["real_gap"] is True
+    assert other["difference_ci"][0] > 0
+    assert by_group["English"]["vs_reference"]["ratio"] == 1.0
+
+
+def test_across_indicators_export_with_their_dimension(pipeline: Path) -> None:
+    for across in ("region", "age_band"):
+        records = json.loads(
+            run(
+                pipeline, "metrics", "export", "--metric", "coverage_gini", "--grain", "year", "--across", across
+            ).stdout
+        )
+        assert records and all(r["across"] == across and r["dims"] == {} for r in records)
+        assert all(0 <= r["value"] < 1 for r in records if r["value"] is not None)
+    theil = json.loads(run(pipeline, "metrics", "export", "--metric", "coverage_theil", "--grain", "year").stdout)
+    parts = [
+        json.loads(run(pipeline, "metrics", "export", "--metric", m, "--grain", "year").stdout)
+        for m in ("coverage_theil_between", "coverage_theil_within")
+    ]
+    for whole, between, within in zip(theil, *parts, strict=True):
+        assert whole["value"] == pytest.approx(between["value"] + within["value"], abs=1e-12)

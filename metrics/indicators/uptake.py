@@ -42,6 +42,13 @@ def unclaimed_estimate(data: CaseData) -> pd.DataFrame:
 
 
 def _uptake(data: CaseData) -> pd.DataFrame:
+    """Recipients and eligible people per cell (shared by take-up and people missing out)."""
+    if "uptake" not in data.memo:
+        data.memo["uptake"] = _uptake_cells(data)
+    return data.memo["uptake"].copy()  # type: ignore[attr-defined]
+
+
+def _uptake_cells(data: CaseData) -> pd.DataFrame:
     s = data.settings
     programmes = entitlement_programmes(data)
     c = data.cases

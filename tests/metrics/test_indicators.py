@@ -174,7 +174,7 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
                 "extra_working_days": [EXTRA_WORKING.isoformat()],
             },
             "privacy": {"min_cell_size": MIN_CELL},
-            "regions": [{"id": r} for r in REGIONS],
+            "regions": [{"id": r, "area": "Upland" if r == "North" else "Lowland"} for r in REGIONS],
             "groups": {
                 "age_band": {"label": {"en": "Age"}, "values": ["Young", "Old", "Not stated"], "reference": "Young"}
             },
@@ -660,3 +660,61 @@ def test_suppression_happens_in_the_one_read_path(fixture_store) -> None:
     df = query.read_cells(engine, "on_time_rate", ("region",), min_cell_size=MIN_CELL)
     row = df[(df["period"] == small.period) & (df["dims_key"] == small.dims_key)].iloc[0]
     assert row["suppressed"] and pd.isna(row["value"]) and pd.isna(row["n"])
+
+
+@pytest.mark.parametrize(
+    "metric", ["coverage_disparity_ratio", "coverage_gini", "coverage_theil", "coverage_theil_between",
+               "coverage_theil_within", "service_standard_gap", "timeliness_ratio"],
+)  # fmt: skip
+def test_across_indicators_match_brute_force(fixture_store, metric: str) -> None:
+    config, rows = fixture_store
+    opened = brute_cells(rows, "cases_opened")
+    on_time = brute_cells(rows, "on_time_rate")
+    median = brute_cells(rows, "resolution_days_median")
+    got = exported(config, metric)
+    assert got and all(r["across"] == "region" and r["dims"] == {} for r in got.values())
+    checked = 0
+    for (period, _, _), rec in got.items():
+        value, used = brute_across(metric, period, opened, on_time, median)
+        if used < 2:
+            assert rec["value"] is None and "fewer than two" in rec["note"]
+            continue
+        assert rec["value"] == pytest.approx(value, rel=1e-9, abs=1e-12), (metric, period)
+        assert rec["note"] == f"{used} categories of region used"
+        checked += 1
+    assert checked >= 5
+
+
+def brute_across(metric: str, period: dt.date, opened: dict, on_time: dict, median: dict) -> tuple[float | None, int]:
+    """The across-region figure of one month from the brute-force cells: (value, regions used)."""
+    from tests.metrics.test_equity import brute_gini, brute_theil
+
+    def used(cells: dict) -> dict[str, float]:
+        return {v: x for (p, d, v), (x, n) in cells.items()
+                if p == period and d == "region" and n >= MIN_CELL and x is not None}  # fmt: skip
+
+    if metric.startswith("coverage"):
+        counts = used(opened)
+        if len(counts) < 2:
+            return None, len(counts)
+        rate = [counts[r] / POP[(r, "")] * 1000 for r in sorted(counts)]
+        pop = [POP[(r, "")] for r in sorted(counts)]
+        if metric == "coverage_disparity_ratio":
+            return max(rate) / min(rate), len(counts)
+        if metric == "coverage_gini":
+            return brute_gini(rate, pop), len(counts)
+        # One region per area in the fixture: all of the inequality lies between areas.
+        return (0.0 if metric == "coverage_theil_within" else brute_theil(rate, pop)), len(counts)
+    if metric == "service_standard_gap":
+        rates = used(on_time)
+        return ((max(rates.values()) - min(rates.values())) * 100 if len(rates) >= 2 else None), len(rates)
+    medians = used(median)
+    return (max(medians.values()) / median[(period, "", "")][0] if len(medians) >= 2 else None), len(medians)
+
+
+def test_across_asks_for_a_dimension_that_exists(fixture_store) -> None:
+    config, _ = fixture_store
+    result = run(config, "metrics", "export", "--metric", "coverage_gini", "--across", "channel", ok=False)
+    assert result.exit_code != 0 and "not computed across channel" in result.output
+    result = run(config, "metrics", "export", "--metric", "on_time_rate", "--across", "region", ok=False)
+    assert "is not computed across categories" in result.output
