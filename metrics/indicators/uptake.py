@@ -37,7 +37,11 @@ def unclaimed_estimate(data: CaseData) -> pd.DataFrame:
     """Eligible people who did not receive their entitlement: the people missing out."""
     df = _uptake(data)
     df["value"] = df["eligible"] - df["numerator"]
-    df[["numerator", "denominator", "ci_low", "ci_high"]] = np.nan
+    df[["numerator", "denominator"]] = np.nan
+    # As a count of people, the range follows the low and high estimates of eligible people.
+    df["ci_low"] = df["eligible_low"] - df["recipients"]
+    df["ci_high"] = df["eligible_high"] - df["recipients"]
+    df.loc[df["value"].isna(), ["ci_low", "ci_high"]] = np.nan
     return df
 
 
@@ -73,6 +77,12 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
                 frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
     df = concat(frames)
     df = proportion(df, df["recipients"], df["eligible"])
+    # Where the eligible population is published with a low and high estimate (as the UK
+    # DWP does), take-up is a range: recipients over the high and over the low estimate.
+    ranged = df["eligible_low"].notna() & df["eligible_high"].notna() & (df["eligible_low"] > 0)
+    df.loc[ranged, "ci_low"] = df.loc[ranged, "recipients"] / df.loc[ranged, "eligible_high"]
+    df.loc[ranged, "ci_high"] = df.loc[ranged, "recipients"] / df.loc[ranged, "eligible_low"]
+    df.loc[ranged, "note"] = "range from the low and high estimates of eligible people"
     incomplete = df["incomplete"].astype(bool)
     df.loc[incomplete, ["value", "ci_low", "ci_high", "numerator"]] = np.nan
     df.loc[incomplete, "note"] = "fewer than 12 months of cases before this period's end"
@@ -99,6 +109,24 @@ def decision_days_median(data: CaseData) -> pd.DataFrame:
     return km_indicator(data, applications, decision)
 
 
+def _table_sums(e: pd.DataFrame, dim: str) -> pd.DataFrame:
+    """Eligible people (with their low/high estimates) and published recipients per slice."""
+    cols = ["eligible", "eligible_low", "eligible_high", "recipients"]
+    if dim in ("", "service", "region"):
+        rows = e[e["attribute"] == ""]
+        key = {"": pd.Series("", index=rows.index), "service": rows["programme"], "region": rows["region"]}[dim]
+    else:
+        rows = e[e["attribute"] == dim]
+        key = rows["group_value"]
+    grouped = rows[cols].astype(float).groupby(key.to_numpy())
+    # min_count: a slice whose rows all lack a figure has none, not 0.
+    sums = grouped.sum(min_count=1)
+    # A range summed over rows of which some have no estimate would be no range at all.
+    complete = grouped[["eligible_low", "eligible_high"]].count().min(axis=1) == grouped.size()
+    sums.loc[~complete, ["eligible_low", "eligible_high"]] = np.nan
+    return sums
+
+
 def _cells(
     data: CaseData,
     grain: str,
@@ -109,34 +137,46 @@ def _cells(
     programmes: list[str],
     incomplete: bool,
 ) -> pd.DataFrame:
+    published = _published_programmes(data)
+    # Published recipients are annual: they count for the year grain only; otherwise only
+    # programmes whose recipients are counted from cases take part.
+    counted = [p for p in programmes if p not in published]
+    used = programmes if grain == "year" else counted
     e = data.eligible
-    e = e[(e["year"] == year) & e["programme"].isin(programmes)]
-    if dim == "":
-        elig = pd.Series({"": e.loc[e["attribute"] == "", "eligible"].sum()}) if len(e) else pd.Series(dtype=float)
-        recip = pd.Series({"": win["person"].nunique()})
-    else:
-        if dim == "service":
-            elig = e[e["attribute"] == ""].groupby("programme")["eligible"].sum()
-        elif dim == "region":
-            elig = e[e["attribute"] == ""].groupby("region")["eligible"].sum()
-        else:
-            elig = e[e["attribute"] == dim].groupby("group_value")["eligible"].sum()
-        recip = win.groupby(dim)["person"].nunique()
-    idx = elig.index.union(recip.index)
+    table = _table_sums(e[(e["year"] == year) & e["programme"].isin(used)], dim)
+    table_recipients = (
+        _table_sums(e[(e["year"] == year) & e["programme"].isin(published)], dim)["recipients"]
+        if grain == "year" and published
+        else pd.Series(dtype=float)
+    )
+    win = win[win["service"].isin(counted)]
+    recip = pd.Series({"": win["person"].nunique()}) if dim == "" else win.groupby(dim)["person"].nunique()
+    if not counted:
+        recip = pd.Series(dtype=float)
+    idx = table.index.union(recip.index).union(table_recipients.index)
     if dim == "service":
-        idx = idx.intersection(pd.Index(programmes))
+        idx = idx.intersection(pd.Index(used))
     if len(idx) == 0:
         return pd.DataFrame()
-    eligible = elig.reindex(idx).to_numpy(dtype=float)
+    eligible = table["eligible"].reindex(idx).to_numpy(dtype=float)
     eligible[eligible <= 0] = np.nan
+    recipients = recip.reindex(idx).fillna(0).to_numpy(dtype=float) + table_recipients.reindex(idx).fillna(0).to_numpy()
     return pd.DataFrame(
         {
             "grain": grain,
             "period": start,
             "dim": dim,
             "dim_value": idx.astype(str),
-            "recipients": recip.reindex(idx).fillna(0).to_numpy(dtype=float),
+            "recipients": recipients,
             "eligible": eligible,
-            "incomplete": incomplete,
+            "eligible_low": table["eligible_low"].reindex(idx).to_numpy(dtype=float),
+            "eligible_high": table["eligible_high"].reindex(idx).to_numpy(dtype=float),
+            "incomplete": incomplete and bool(counted),
         }
     )
+
+
+def _published_programmes(data: CaseData) -> set[str]:
+    """Programmes whose recipients come from the reference table rather than from cases."""
+    e = data.eligible
+    return set(e.loc[e["recipients"].notna(), "programme"]) if "recipients" in e else set()
