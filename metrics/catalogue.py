@@ -487,6 +487,36 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         compute=equity.timeliness_ratio,
         requires=("resolution_days_median",),
     ),
+    MetricDefinition(
+        id="backlog_age",
+        name=Text("Open cases by time waiting", "未结案件按等待时长"),
+        description=Text(
+            "Open cases at the end of the period by how long they have been open: 0-7, 8-30, 31-90 and over 90 days.",
+            "期末未结案件按已开立时长分组：0-7天、8-30天、31-90天和90天以上。",
+        ),
+        formula="cases open at the period's end, by calendar days since the local opening date, in bands",
+        unit="count",
+        direction="lower_is_better",
+        version=1,
+        family="timeliness",
+        n_means="open cases in the band",
+        compute=timeliness.backlog_age,
+    ),
+    MetricDefinition(
+        id="rating_share",
+        name=Text("Ratings by score", "各评分占比"),
+        description=Text(
+            "The full distribution of satisfaction ratings: the share of responses at each score from 1 to 5.",
+            "满意度评分的完整分布：1至5分各占答卷的比例。",
+        ),
+        formula="ratings equal to s / ratings, for s = 1..5",
+        unit="proportion",
+        direction="neutral",
+        version=1,
+        family="citizen",
+        n_means="ratings",
+        compute=experience.rating_distribution,
+    ),
 )
 
 CATALOGUE: dict[str, MetricDefinition] = {m.id: m for m in CATALOGUE_LIST}

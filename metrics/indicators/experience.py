@@ -87,3 +87,22 @@ def satisfaction_mean(data: CaseData) -> pd.DataFrame:
     df["numerator"], df["denominator"] = df["s1"], n
     df["ci_low"], df["ci_high"] = np.minimum(mean - half, mean), np.maximum(mean + half, mean)
     return df
+
+
+def rating_distribution(data: CaseData) -> pd.DataFrame:
+    """Share of the ratings at each score 1-5, one cell per score (dimension `rating`); the
+    share rests on all the period's ratings, which decide suppression."""
+    rating = data.cases["rating"]
+    rated = rating.notna().to_numpy()
+    frames = []
+    for k in keyed(data, opened_period(data), dims=()):
+        scores = {f"s{i}": (rating == i).to_numpy() for i in range(1, 6)}
+        cells = sum_cells(k, rated, **scores)
+        for i in range(1, 6):
+            frames.append(
+                cells.assign(dim="rating", dim_value=str(i), hit=cells[f"s{i}"])[
+                    ["grain", "period", "dim", "dim_value", "rows", "hit"]
+                ]
+            )
+    df = concat(frames)
+    return proportion(df, df["hit"], df["rows"])

@@ -718,3 +718,38 @@ def test_across_asks_for_a_dimension_that_exists(fixture_store) -> None:
     assert result.exit_code != 0 and "not computed across channel" in result.output
     result = run(config, "metrics", "export", "--metric", "on_time_rate", "--across", "region", ok=False)
     assert "is not computed across categories" in result.output
+
+
+def test_backlog_age_bands_match_brute_force(fixture_store) -> None:
+    config, rows = fixture_store
+    cases = [Case(r) for r in rows]
+    today = AS_OF.astimezone(TZ).date()
+    got = exported(config, "backlog_age", "backlog_age")
+    checked = 0
+    for (period, _, band), rec in got.items():
+        last = min((period + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1), today)
+        ages = [(last - c.open_date).days for c in cases
+                if c.open_date <= last and (c.close_date is None or c.close_date > last)]  # fmt: skip
+        lo, hi = {"0-7 days": (0, 7), "8-30 days": (8, 30), "31-90 days": (31, 90), "over 90 days": (91, 10**6)}[band]
+        want = sum(lo <= a <= hi for a in ages)
+        if want < MIN_CELL:
+            assert rec["suppressed"]
+        elif not rec["suppressed"]:
+            assert rec["value"] == want, (period, band)
+            checked += 1
+    assert checked >= 10
+
+
+def test_rating_shares_match_brute_force(fixture_store) -> None:
+    config, rows = fixture_store
+    cases = [Case(r) for r in rows]
+    got = exported(config, "rating_share", "rating")
+    for (period, _, score), rec in got.items():
+        ratings = [int(c.row["rating"]) for c in cases if c.row["rating"] and month_start(c.open_date) == period]
+        if len(ratings) < MIN_CELL:
+            assert rec["suppressed"]
+            continue
+        assert rec["denominator"] == len(ratings) and rec["numerator"] == ratings.count(int(score))
+        assert rec["value"] == pytest.approx(ratings.count(int(score)) / len(ratings))
+    shares = [r["value"] for (p, _, _), r in got.items() if p == dt.date(2025, 1, 1)]
+    assert len(shares) == 5 and sum(shares) == pytest.approx(1.0)
