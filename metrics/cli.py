@@ -290,6 +290,79 @@ def metrics_export(
         click.echo(text)
 
 
+def _series_options(f):  # type: ignore[no-untyped-def]
+    for option in reversed([
+        click.option("--metric", required=True, help="Indicator id."),
+        click.option("--grain", type=click.Choice(["week", "month", "quarter", "year"]), default="month",
+                     show_default=True, help="Period length."),
+        click.option("--by", "dim", default=None, help="A dimension, to follow one of its slices."),
+        click.option("--value", default=None, help="With --by: the slice (e.g. a region's name)."),
+    ]):  # fmt: skip
+        f = option(f)
+    return f
+
+
+@metrics.command("control")
+@_series_options
+@click.option("--baseline", type=click.IntRange(min=2), default=12, show_default=True,
+              help="Number of first known periods that set the centre line and limits.")  # fmt: skip
+@pass_ctx
+def metrics_control(obj: Ctx, metric: str, grain: str, dim: str | None, value: str | None, baseline: int) -> None:
+    """XmR control chart of one series: limits and the points that signal real change."""
+    from metrics.query import QueryError, control_chart
+
+    try:
+        df, limits = control_chart(obj.engine(), metric, grain, dim, value, baseline=baseline,
+                                   min_cell_size=obj.settings.privacy.min_cell_size)  # fmt: skip
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if limits is None:
+        raise click.ClickException(f"{metric}: fewer than 2 known values to set limits from")
+    click.echo(
+        f"centre {limits.centre:.6g}, limits {limits.lower:.6g} to {limits.upper:.6g} (mean moving range "
+        f"{limits.mean_moving_range:.6g}, baseline of {limits.baseline_points} periods)"
+    )
+    for r in df.itertuples(index=False):
+        shown = "suppressed" if r.suppressed else ("-" if pd_isna(r.value) else f"{r.value:.6g}")
+        click.echo(f"{r.period}  {shown:>12}  {', '.join(r.signals)}")
+
+
+@metrics.command("before-after")
+@_series_options
+@click.option("--event", required=True,
+              help="A date (YYYY-MM-DD) or the English label of an event in config.yaml annotations.")  # fmt: skip
+@click.option("--periods", type=click.IntRange(min=2), default=None,
+              help="Periods on each side (default: as many as both sides have).")  # fmt: skip
+@pass_ctx
+def metrics_before_after(obj: Ctx, metric: str, grain: str, dim: str | None, value: str | None, event: str,
+                         periods: int | None) -> None:  # fmt: skip
+    """Compare an equal number of periods before and after an event."""
+    from metrics.query import QueryError, compare_before_after
+
+    labels = {a.label.en: a.date for a in obj.settings.annotations}
+    try:
+        day = labels[event] if event in labels else dt.date.fromisoformat(event)
+    except ValueError:
+        raise click.BadParameter(
+            f"{event!r} is neither a date nor an event in config.yaml ({sorted(labels)})"
+        ) from None
+    try:
+        ba = compare_before_after(obj.engine(), metric, day, grain, dim, value, periods,
+                                  min_cell_size=obj.settings.privacy.min_cell_size)  # fmt: skip
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if ba is None:
+        raise click.ClickException("not enough known periods on both sides of the event")
+    verdict = {True: "a real change", False: "no real change", None: "undetermined"}[ba.real_change]
+    ci = "" if ba.ci_low is None else f", 95% interval {ba.ci_low:+.6g} to {ba.ci_high:+.6g}"
+    click.echo(f"{metric}: {ba.periods} {grain}s before {ba.before_mean:.6g}, after {ba.after_mean:.6g}; "
+               f"difference {ba.difference:+.6g}{ci}: {verdict}")  # fmt: skip
+
+
+def pd_isna(x: object) -> bool:
+    return x is None or (isinstance(x, float) and x != x)
+
+
 def records_csv(records: list[dict]) -> str:
     """The export as CSV: one column per dimension in place of `dims`."""
     from metrics.query import EXPORT_FIELDS

@@ -111,6 +111,15 @@ class Target(Frozen):
     threshold: float
 
 
+class Annotation(Frozen):
+    """An event that every long series is read against: a new minister, a CRM rollout, a
+    reorganisation."""
+
+    date: dt.date
+    label: Names
+    kind: Literal["minister", "system", "reorganisation", "policy", "other"] = "other"
+
+
 class MetricsSettings(Frozen):
     grains: tuple[Literal["week", "month", "quarter", "year"], ...] = (
         "week",
@@ -207,6 +216,7 @@ class Settings(Frozen):
     channels: tuple[str, ...] = ()
     services: dict[str, Service] = {}
     targets: dict[str, Target] = {}
+    annotations: tuple[Annotation, ...] = ()
     metrics: MetricsSettings = MetricsSettings()
     etl: EtlSettings = EtlSettings()
     dashboard: DashboardSettings = DashboardSettings()

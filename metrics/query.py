@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from metrics.catalogue import CATALOGUE
 from metrics.comparisons import comparable, compare_with_reference, vs_reference_record
+from metrics.control import BeforeAfter, Limits, before_after, signals, xmr_limits
 from metrics.store.models import MetricCell, RefreshRun
 from metrics.suppression import suppress
 
@@ -245,3 +246,42 @@ def export_records(
     if definition is not None and len(by) == 1 and by[0] in (references or {}) and comparable(definition.unit):
         df = compare_with_reference(df, by[0], references[by[0]], definition.unit)  # type: ignore[index]
     return to_records(df)
+
+
+def series(
+    engine: Engine, metric: str, grain: str = "month", dim: str | None = None, value: str | None = None, *,
+    min_cell_size: int,
+) -> pd.DataFrame:  # fmt: skip
+    """One slice's series, suppressed, one row per period in order."""
+    by = (dim,) if dim else ()
+    df = read_cells(engine, metric, by, grain, min_cell_size=min_cell_size,
+                    values={dim: [value]} if dim and value else None)  # fmt: skip
+    if dim and not value:
+        raise QueryError(f"name the {dim} whose series you want")
+    return df.sort_values("period").reset_index(drop=True)
+
+
+def control_chart(
+    engine: Engine, metric: str, grain: str = "month", dim: str | None = None, value: str | None = None, *,
+    baseline: int, min_cell_size: int,
+) -> tuple[pd.DataFrame, Limits | None]:  # fmt: skip
+    """The series with XmR limits from its first `baseline` known points and the run-rule
+    signals of each point (suppressed points are gaps)."""
+    df = series(engine, metric, grain, dim, value, min_cell_size=min_cell_size)
+    limits = xmr_limits(df["value"].to_numpy(dtype=float), baseline)
+    df["signals"] = signals(df["value"].to_numpy(dtype=float), limits) if limits else [[] for _ in range(len(df))]
+    return df, limits
+
+
+def compare_before_after(
+    engine: Engine, metric: str, event: dt.date, grain: str = "month", dim: str | None = None,
+    value: str | None = None, periods: int | None = None, *, min_cell_size: int,
+) -> BeforeAfter | None:  # fmt: skip
+    """An equal number of periods either side of the period holding `event`."""
+    df = series(engine, metric, grain, dim, value, min_cell_size=min_cell_size)
+    after = [i for i, p in enumerate(df["period"]) if p >= event]
+    if not after:
+        raise QueryError(f"no {grain} of {metric} on or after {event}")
+    # The period holding the event starts the "after" side.
+    index = after[0] - 1 if after[0] > 0 and df["period"].iloc[after[0]] > event else after[0]
+    return before_after(df["value"].to_numpy(dtype=float), index, periods)

@@ -186,3 +186,28 @@ def test_across_indicators_export_with_their_dimension(pipeline: Path) -> None:
     ]
     for whole, between, within in zip(theil, *parts, strict=True):
         assert whole["value"] == pytest.approx(between["value"] + within["value"], abs=1e-12)
+
+
+def test_control_chart_and_before_after_read_the_exported_series(pipeline: Path) -> None:
+    records = json.loads(run(pipeline, "metrics", "export", "--metric", "on_time_rate").stdout)
+    values = [r["value"] for r in records]
+    baseline = [v for v in values if v is not None][:12]
+    centre = sum(baseline) / len(baseline)
+    mr = sum(abs(a - b) for a, b in zip(baseline[1:], baseline[:-1], strict=False)) / (len(baseline) - 1)
+    out = run(pipeline, "metrics", "control", "--metric", "on_time_rate").output.splitlines()
+    assert out[0].startswith(f"centre {centre:.6g}, limits {centre - 2.66 * mr:.6g} to {centre + 2.66 * mr:.6g}")
+    flagged = [line.split()[0] for line in out[1:] if "outside limits" in line]
+    expected = [r["period"] for r in records if r["value"] is not None
+                and not centre - 2.66 * mr <= r["value"] <= centre + 2.66 * mr]  # fmt: skip
+    assert flagged == expected
+    event = "Housing department reorganised"
+    ba = run(pipeline, "metrics", "before-after", "--metric", "backlog_open", "--event", event, "--periods", "6").output
+    months = {
+        r["period"]: r["value"]
+        for r in json.loads(run(pipeline, "metrics", "export", "--metric", "backlog_open").stdout)
+    }
+    before = [months[f"2025-{m:02d}-01"] for m in range(3, 9)]
+    after = [months[f"2025-{m:02d}-01"] for m in range(9, 13)] + [months["2026-01-01"], months["2026-02-01"]]
+    assert f"before {sum(before) / 6:.6g}, after {sum(after) / 6:.6g}" in ba
+    bad = run(pipeline, "metrics", "before-after", "--metric", "backlog_open", "--event", "Coronation", ok=False)
+    assert "neither a date nor an event" in bad.output
