@@ -24,7 +24,7 @@ from metrics.catalogue import CATALOGUE_LIST, MetricDefinition, Text
 from metrics.comparisons import COMPARABLE_UNITS, comparable
 from metrics.config import PrivacySettings
 from metrics.indicators.experience import FCR_WINDOW, REPEAT_WINDOW
-from metrics.indicators.timeliness import PROVISIONAL_SHARE
+from metrics.indicators.timeliness import BACKLOG_AGE_BANDS, PROVISIONAL_SHARE
 from metrics.indicators.uptake import UPTAKE_GRAINS
 from metrics.stats import KM_TOLERANCE
 
@@ -36,6 +36,7 @@ MIN_CELL = PrivacySettings.model_fields["min_cell_size"].default
 REPEAT_DAYS = REPEAT_WINDOW.days
 FCR_DAYS = FCR_WINDOW.days
 PROVISIONAL_PCT = f"{PROVISIONAL_SHARE:.0%}"
+KM_TOL = f"{KM_TOLERANCE:.0e}".replace("e-0", "e-")  # 1e-9
 
 # Families in the order of METRICS.md: (catalogue key, heading, what the family asks).
 FAMILIES: tuple[tuple[str, Text, Text], ...] = (
@@ -115,16 +116,25 @@ LABELS: dict[str, Text] = {
     "interval": Text("Interval", "区间"),
     "compared": Text("Compared with the reference group", "与参照组比较"),
     "requires": Text("Computed from", "依据指标"),
+    "breakdown": Text("Broken down by", "分解维度"),
     "version": Text("Version", "版本"),
     "caveats": Text("Caveats", "注意事项"),
     "from_cases": Text("the cases directly", "直接由案件计算"),
+    "not_count": Text(
+        "no: a count depends on the size of the group, not on the service each resident gets",
+        "否：计数取决于群体规模，而非每位居民所获的服务",
+    ),
+    "not_across": Text(
+        "no: a summary across categories has no figure per group; compare the figures it summarises",
+        "否：跨类别汇总指标没有各群体的数值；请比较其所汇总的各类别数值",
+    ),
+    "not_by_group": Text(
+        "no: not broken down by population group",
+        "否：未按人口群体分解",
+    ),
     "yes_compared": Text(
         "yes, ratio and difference with MOVER 95% intervals (see Uncertainty)",
         "是，比值与差值，附 MOVER 95% 区间",
-    ),
-    "not_compared": Text(
-        "no: not a level of service each resident gets (counts, and summaries across categories)",
-        "否：并非每位居民所获服务的水平（计数及跨类别汇总指标）",
     ),
     "family_col": Text("Family", "类别"),
     "name_col": Text("Indicator", "指标"),
@@ -171,8 +181,7 @@ INTERVALS: dict[str, str] = {
     "first_contact_resolution_rate": WILSON,
     "reopen_rate": WILSON,
     "satisfaction_mean": (
-        "95% normal interval, mean ± 1.96 s / sqrt(n) with s the sample standard deviation; none for a "
-        "single rating."
+        "95% normal interval, mean ± 1.96 s / sqrt(n) with s the sample standard deviation; none for a single rating."
     ),
     "handoff_rate": WILSON,
     "handoff_resolution_days_median": KM,
@@ -184,6 +193,41 @@ INTERVALS: dict[str, str] = {
     "coverage_theil_within": NONE_ACROSS,
     "service_standard_gap": NONE_ACROSS,
     "timeliness_ratio": NONE_ACROSS,
+    "backlog_age": NONE_COUNT,
+    "rating_share": WILSON + " Each score's interval holds for that score alone, not for the five at once.",
+}
+
+# Indicators with a comparable unit that are never broken down by a population group.
+NO_GROUP_BREAKDOWN = frozenset({"rating_share"})
+
+# Breakdowns that differ from the default (the whole population and every configured dimension).
+ALL_DIMS = Text(
+    "the whole population, and each category of every configured dimension (`metrics.dimensions` and the "
+    "population-group attributes)",
+    "总体，以及各配置维度（`metrics.dimensions` 及人口群体属性）的每个类别",
+)
+COVERAGE_DIMS = (
+    "one value per period for the whole population, across the regions and across each population-group "
+    "attribute in turn (named in the export's `across`)"
+)
+EVERY_DIM = (
+    "one value per period for the whole population, across each configured dimension in turn (named in the "
+    "export's `across`)"
+)
+REGIONS_ONLY = "one value per period for the whole population, across the regions"
+UPTAKE_DIMS = "the whole population, and by service (programme), region and population-group attribute"
+BREAKDOWNS: dict[str, str] = {
+    "uptake_rate": UPTAKE_DIMS,
+    "unclaimed_estimate": UPTAKE_DIMS,
+    "coverage_disparity_ratio": COVERAGE_DIMS,
+    "coverage_gini": COVERAGE_DIMS,
+    "coverage_theil": COVERAGE_DIMS,
+    "coverage_theil_between": REGIONS_ONLY,
+    "coverage_theil_within": REGIONS_ONLY,
+    "service_standard_gap": EVERY_DIM,
+    "timeliness_ratio": EVERY_DIM,
+    "backlog_age": "the whole population only, one cell per band of time waiting (dimension `backlog_age`)",
+    "rating_share": "the whole population only, one cell per score (dimension `rating`)",
 }
 
 # --------------------------------------------------------------------------------------
@@ -214,15 +258,20 @@ COHORT_RECENT = (
     "Figures are by opening period, so the most recent periods are not final: they are revised by every "
     "refresh until their cases settle."
 )
-SNAPSHOT = (
-    "The fields `handoffs`, `reopened`, `outcome` and `rating` carry no timestamp: they are as last loaded, "
-    "also when `as_of` is set earlier (see Conventions)."
-)
+
+
+def snapshot(*fields: str) -> str:
+    """The caveat for fields that carry no timestamp (see Conventions, as_of)."""
+    names = " and ".join(f"`{f}`" for f in fields)
+    verb = "carries" if len(fields) == 1 else "carry"
+    return f"{names} {verb} no timestamp: taken as last loaded, also when `as_of` is set earlier (see Conventions)."
+
+
 KM_CAVEATS = (
     "Open cases count as waiting so far (censored at `as_of`), so long waits are not hidden; this assumes "
     "that cases still open would, given time, close like comparable cases that did (non-informative "
     "censoring).",
-    "Recent cohorts have been observed only briefly: the quantile is null with a \"not reached\" note until "
+    'Recent cohorts have been observed only briefly: the quantile is null with a "not reached" note until '
     "enough of their cases close, and can never exceed the time they have been observed.",
     "Durations are elapsed time from the stored UTC timestamps (a 36-hour wait is 1.5 days), not working "
     "days; the statutory deadline is measured in working days by `on_time_rate`.",
@@ -231,12 +280,12 @@ UPTAKE_WINDOW = (
     "Take-up is annual, as take-up statistics are published: every period shows people granted in the 12 "
     "months ending on the period's last day (at `as_of` for the period still running), over the people eligible "
     "in the calendar year in which that window ends. Consecutive monthly values therefore share 11 of their "
-    f"12 months: they are a rolling annual figure, not monthly take-up. Computed for the grains {', '.join(UPTAKE_GRAINS)} "
-    "only (weekly figures would repeat the monthly ones)."
+    "12 months: they are a rolling annual figure, not monthly take-up. Computed for the grains "
+    f"{', '.join(UPTAKE_GRAINS)} only (weekly figures would repeat the monthly ones)."
 )
 UPTAKE_INCOMPLETE = (
-    "A period whose 12-month window starts before the first case in the store is null with a note (\"fewer "
-    "than 12 months of cases\") rather than understated."
+    'A period whose 12-month window starts before the first case in the store is null with a note ("fewer '
+    'than 12 months of cases") rather than understated.'
 )
 UPTAKE_SOURCES = (
     "Recipients are distinct people (by `citizen_key`; a case without one counts as one person) with an "
@@ -258,8 +307,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "population and for channels, services and departments (so a channel's figure is per 1,000 of all "
         "residents). A year without figures takes the latest earlier year, and the note names it; with no "
         "population at all the value is null with a note.",
-        "The figure is per period, not annualised: a week's, a month's and a year's value are not on the same "
-        "scale.",
+        "The figure is per period, not annualised: a week's, a month's and a year's value are not on the same scale.",
         "Counts cases, not people. Neither direction is better: low coverage can mean residents are not "
         "reached, high coverage can mean failure demand; compare categories (the reference-group comparison "
         "and the equal-service indicators below).",
@@ -268,7 +316,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         *KM_CAVEATS,
         "Every closure is the event, whatever the outcome (resolved, refused, withdrawn, referred).",
         "Median = the smallest event time t with S(t) <= 0.5, S compared with a tolerance of "
-        f"{KM_TOLERANCE:g}, as in METRICS.md.",
+        f"{KM_TOL}, as in METRICS.md.",
     ),
     "resolution_days_median_closed": (
         "Biased low while cases are open: it leaves out exactly the cases that have waited longest. It is "
@@ -285,7 +333,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "The denominator is determined cases (closed, or still open with `as_of` past the due date, which "
         "makes them late). A case closed on its due date is on time.",
         f"Provisional recent cohorts: where more than {PROVISIONAL_PCT} of a cell's cases with a deadline are "
-        "not yet determined, the note says \"provisional\" and gives the share. Such a rate reads high: the "
+        'not yet determined, the note says "provisional" and gives the share. Such a rate reads high: the '
         "quick cases are settled first, while the slow ones are not determined until their deadline passes.",
         "A cell with no determined case has no record.",
     ),
@@ -301,13 +349,12 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "Only residents who answered the survey count, usually a minority; no weighting corrects for who "
         "answers, and the interval does not cover non-response.",
         "By the period the case was opened, not the date of the rating.",
-        SNAPSHOT,
+        snapshot("rating"),
     ),
     "uptake_rate": (
         UPTAKE_WINDOW,
         UPTAKE_INCOMPLETE,
         UPTAKE_SOURCES,
-        "Broken down by service (programme), region and population-group attributes only.",
         "`n` is eligible people, so a figure with few recipients among many eligible people is shown. A "
         "value above 1 (more recipients than the eligible estimate) is shown as computed, not capped: it "
         "points to an eligible estimate that is too low or to recipients counted outside it.",
@@ -315,7 +362,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
     ),
     "resolution_days_p90": (
         *KM_CAVEATS,
-        "Reaching S(t) <= 0.1 needs nine in ten cases closed, so the p90 is \"not reached\" for more (and "
+        'Reaching S(t) <= 0.1 needs nine in ten cases closed, so the p90 is "not reached" for more (and '
         "older) cohorts than the median, and its interval is more often open above.",
     ),
     "first_response_hours_median": (
@@ -342,7 +389,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "withdrawn, referred and undecided applications are left out.",
         COHORT_RECENT + " Here the decisions that come quickly are in first, so if grants and refusals take "
         "different times the rate of recent periods leans towards the quicker one.",
-        SNAPSHOT,
+        snapshot("outcome"),
         "Neither direction is better: a high grant rate can mean fair treatment or lax checking, a low one "
         "the reverse or many ill-founded applications.",
     ),
@@ -369,24 +416,23 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "recent periods read high until it has passed.",
         "A closed case without a `citizen_key` cannot be checked for a return and counts as settled when it "
         "meets the other conditions, so the rate reads high where keys are missing.",
-        SNAPSHOT,
+        snapshot("handoffs", "reopened"),
     ),
     "reopen_rate": (
         "The denominator is cases closed by `as_of`; a case reopened and open again is not closed, so it "
         "falls out of both numerator and denominator and the rate reads low while reopened cases are open.",
-        "Recent cohorts have had less time to be reopened. " + SNAPSHOT,
+        "Recent cohorts have had less time to be reopened. " + snapshot("reopened"),
     ),
     "satisfaction_mean": (
-        "Treats the 1-5 scale as evenly spaced; `satisfied_share` gives the same ratings without that "
-        "assumption.",
+        "Treats the 1-5 scale as evenly spaced; `satisfied_share` gives the same ratings without that assumption.",
         "Only residents who answered the survey count; no weighting corrects for who answers, and the "
         "interval does not cover non-response. By the period the case was opened.",
-        SNAPSHOT,
+        snapshot("rating"),
     ),
     "handoff_rate": (
         "All cases opened in the period are the denominator, open ones included; cases still open may yet be "
         "transferred, so recent periods read low.",
-        SNAPSHOT,
+        snapshot("handoffs"),
     ),
     "handoff_resolution_days_median": (
         *KM_CAVEATS,
@@ -443,11 +489,31 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "attributes). The categories' own on-time rates carry their provisional notes, which apply here too.",
         ACROSS_NOISE,
     ),
+    "backlog_age": (
+        "Time waiting is counted in calendar days from the local opening date to the period's last day (to "
+        "`as_of`'s local date for the period still running), in the bands "
+        f"{', '.join(label for _, _, label in BACKLOG_AGE_BANDS)}: calendar days, not working days, and not "
+        "measured against the case's deadline (that is `backlog_overdue`).",
+        "The same stock as `backlog_open`: the bands of a period add up to the whole population's backlog.",
+        "`n` is the count in the band: a band below `privacy.min_cell_size` (default "
+        f"{MIN_CELL}), zero included, is suppressed, and since the bands add up to the backlog shown beside "
+        "them, secondary suppression then hides the next smallest band too. Every band has a record in every "
+        "period.",
+    ),
+    "rating_share": (
+        "One share per score from 1 to 5; a period's five shares add up to 1. The distribution shows what a "
+        "mean hides (for example many 1s and many 5s); neither direction is better for a single score.",
+        "`n` is all the period's ratings, so the share of a score given by only a few residents is shown "
+        "whenever the period has enough ratings in all.",
+        "Only residents who answered the survey count; no weighting corrects for who answers. By the period "
+        "the case was opened.",
+        snapshot("rating"),
+    ),
     "timeliness_ratio": (
         ACROSS_USED,
         ACROSS_N,
         "Computed across every configured dimension. Null when the whole population's median is not reached.",
-        "A category whose median is \"not reached\" has no value and is left out, although it may well be the "
+        'A category whose median is "not reached" has no value and is left out, although it may well be the '
         "slowest: the ratio then reads low. Check the categories' medians and notes.",
         ACROSS_NOISE,
     ),
@@ -470,10 +536,10 @@ The definitions follow `METRICS.md` (the design document of the indicator catalo
 from it, the indicator's caveats say so."""
 
 ZH_NOTE = """\
-> 说明：本文件的指标名称、描述、单位与方向为中文；公式、“n 的含义”、区间、注意事项以及各通用章节
-> （约定、不确定性、小数抑制、缺失与零、数据血缘）保留英文原文，并以英文为准。"""
+> 说明：本文件的指标名称、描述、单位与方向为中文；公式、“n 的含义”、区间、分解维度、注意事项以及各通用
+> 章节（约定、不确定性、小数抑制、缺失与零、数据血缘）保留英文原文，并以英文为准。"""
 
-CONVENTIONS = f"""\
+CONVENTIONS = """\
 ## Conventions
 
 - **Case.** One citizen contact or request handled by a public body: a service request, a benefit
@@ -516,7 +582,7 @@ CONVENTIONS = f"""\
   from the case rows it covers, never by averaging or adding figures of shorter periods: a quarter's median
   is not the mean of its months' medians, nor a year's rate the mean of twelve monthly rates. Likewise the
   whole-population figure is computed from all cases, not from the categories' figures.
-- **Slices.** Each indicator is computed for the whole population (`dims` is `{{}}`) and for each category of
+- **Slices.** Each indicator is computed for the whole population (`dims` is `{}`) and for each category of
   each configured dimension, one dimension at a time: `metrics.dimensions` (region, channel, service,
   department) and every population-group attribute in `groups`. A case without a value falls in the
   category "Not stated", which is a category of its own, shown and compared like any other.
@@ -536,7 +602,7 @@ in the data (wrong dates, missing citizen keys, out-of-date populations) nor non
 - **Medians and 90th percentiles of durations** (resolution, decision): from the Kaplan-Meier product-limit
   estimate `S(t)`, open cases censored at `as_of` (censored cases at an event time are still at risk at that
   time). The quantile is the smallest event time `t` with `S(t) <= 0.5` (`<= 0.1` for the 90th percentile),
-  comparing with a tolerance of {KM_TOLERANCE:g} so that floating-point products landing on the threshold
+  comparing with a tolerance of {KM_TOL} so that floating-point products landing on the threshold
   count. Its interval is read off the pointwise 95% log-log interval of `S` with Greenwood's variance (the
   interval of `scipy.stats.ecdf(...).sf.confidence_interval(method="log-log")`): the limits are the times at
   which the lower and upper curves first reach the level. When the upper curve never falls that far the upper
@@ -592,8 +658,8 @@ SUPPRESSION = f"""\
 - **Limits.** Secondary suppression looks within one table. It does not protect against differencing between
   grains (a quarter minus two of its months), between indicators (`backlog_open` minus `backlog_overdue`, whose
   `n` is the whole backlog), or between exports made at different `as_of`. Where `n` counts a larger
-  population than the numerator (`backlog_overdue`, `uptake_rate`, `unclaimed_estimate`), a small numerator can
-  be shown."""
+  population than the numerator (`backlog_overdue`, `uptake_rate`, `unclaimed_estimate`, `rating_share`), a small
+  numerator can be shown."""
 
 MISSING = """\
 ## Missing is not zero
@@ -663,26 +729,42 @@ def _by_family(defs: Iterable[MetricDefinition]) -> dict[str, list[MetricDefinit
     return out
 
 
+def _compared(m: MetricDefinition) -> str:
+    """The label key saying whether (and why not) `m` is compared with the reference group."""
+    if m.id in NO_GROUP_BREAKDOWN:
+        return "not_by_group"
+    if comparable(m.unit):
+        return "yes_compared"
+    return "not_across" if m.is_across else "not_count"
+
+
 def _indicator(m: MetricDefinition, lang: str) -> list[str]:
     if m.unit not in UNITS or m.direction not in DIRECTIONS:
         raise ValueError(f"{m.id}: unit {m.unit!r} or direction {m.direction!r} is not described in the methodology")
     requires = ", ".join(_code(r) for r in m.requires) if m.requires else _label("from_cases", lang)
-    compared = "yes_compared" if comparable(m.unit) else "not_compared"
+    compared = _compared(m)
+    breakdown = BREAKDOWNS.get(m.id) or ALL_DIMS.get(lang)
     undocumented = f"({_label('undocumented', lang)})"
+    colon = "：" if lang == "zh" else ":"
+
+    def item(key: str, text: str) -> str:
+        return f"- **{_label(key, lang)}{colon}** {text}"
+
     lines = [
         f"### {m.name.get(lang)} ({_code(m.id)})",
         "",
         m.description.get(lang),
         "",
-        f"- **{_label('formula', lang)}:** {_code(m.formula)}",
-        f"- **{_label('unit', lang)}:** {UNITS[m.unit].get(lang)} ({_code(m.unit)})",
-        f"- **{_label('direction', lang)}:** {DIRECTIONS[m.direction].get(lang)} ({_code(m.direction)})",
-        f"- **{_label('n', lang)}:** {m.n_means}",
-        f"- **{_label('interval', lang)}:** {INTERVALS.get(m.id, undocumented)}",
-        f"- **{_label('compared', lang)}:** {_label(compared, lang)}",
-        f"- **{_label('requires', lang)}:** {requires}",
-        f"- **{_label('version', lang)}:** {m.version}",
-        f"- **{_label('caveats', lang)}:**",
+        item("formula", _code(m.formula)),
+        item("unit", f"{UNITS[m.unit].get(lang)} ({_code(m.unit)})"),
+        item("direction", f"{DIRECTIONS[m.direction].get(lang)} ({_code(m.direction)})"),
+        item("n", m.n_means),
+        item("interval", INTERVALS.get(m.id, undocumented)),
+        item("compared", _label(compared, lang)),
+        item("requires", requires),
+        item("breakdown", breakdown),
+        item("version", str(m.version)),
+        f"- **{_label('caveats', lang)}{colon}**",
     ]
     caveats = CAVEATS.get(m.id) or (undocumented,)
     lines += [f"  - {c}" for c in caveats]
@@ -697,9 +779,10 @@ def render(defs: Iterable[MetricDefinition], lang: str = "en") -> str:
     defs = list(defs)
     families = _by_family(defs)
     heading = {f: h for f, h, _ in FAMILIES}
-    out = [f"# {_label('title', lang)}", "", INTRO, ""]
+    out = [f"# {_label('title', lang)}", ""]
     if lang == "zh":
         out += [ZH_NOTE, ""]
+    out += [INTRO, ""]
     out += [f"## {_label('contents', lang)}", ""]
     out += [
         f"| {_label('family_col', lang)} | {_label('name_col', lang)} | {_label('id_col', lang)} "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import concat, keyed, opened_period, sum_cells
+from metrics.cells import concat, finish, keyed, opened_period, sum_cells
 from metrics.indicators.timeliness import km_indicator, proportion
 from metrics.periods import period_last_day
 
@@ -76,6 +76,8 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
             for dim in ("", *uptake_dims(data)):
                 frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
     df = concat(frames)
+    if df.empty:  # no entitlement programme, or no eligible population: no figure at all
+        return finish(pd.DataFrame(columns=["recipients", "eligible", "eligible_low", "eligible_high", "incomplete"]))
     df = proportion(df, df["recipients"], df["eligible"])
     # Where the eligible population is published with a low and high estimate (as the UK
     # DWP does), take-up is a range: recipients over the high and over the low estimate.

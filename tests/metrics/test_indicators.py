@@ -753,3 +753,30 @@ def test_rating_shares_match_brute_force(fixture_store) -> None:
         assert rec["value"] == pytest.approx(ratings.count(int(score)) / len(ratings))
     shares = [r["value"] for (p, _, _), r in got.items() if p == dt.date(2025, 1, 1)]
     assert len(shares) == 5 and sum(shares) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("metric", ["cases_opened", "on_time_rate", "satisfied_share", "handoff_rate", "backlog_open"])
+def test_slices_and_periods_roll_up_for_additive_statistics(fixture_store, metric: str) -> None:
+    """The whole equals the sum of its parts: every dimension's categories add up to the
+    whole population, and (for flows) the months of a quarter add up to the quarter."""
+    from sqlalchemy import create_engine
+
+    from metrics import query
+
+    config, _ = fixture_store
+    engine = create_engine(f"sqlite:///{config.parent / 'store.db'}")
+
+    def cells(by: tuple[str, ...], grain: str = "month") -> pd.DataFrame:
+        # Unsuppressed on purpose (threshold 0): additivity is a property of what is stored.
+        return query.read_cells(engine, metric, by, grain, min_cell_size=0)
+
+    parts = ["value", "n"] if metric in ("cases_opened", "backlog_open") else ["numerator", "denominator"]
+    whole = cells(()).set_index("period")[parts]
+    for dim in ("region", "service", "age_band"):
+        summed = cells((dim,)).groupby("period")[parts].sum()
+        pd.testing.assert_frame_equal(summed.loc[whole.index], whole, check_dtype=False)
+    if metric != "backlog_open":  # a stock does not add up over time
+        months = cells(()).assign(q=lambda f: [dt.date(p.year, (p.month - 1) // 3 * 3 + 1, 1) for p in f["period"]])
+        quarters = cells((), "quarter").set_index("period")[parts]
+        pd.testing.assert_frame_equal(months.groupby("q")[parts].sum().loc[quarters.index], quarters,
+                                      check_dtype=False, check_names=False)  # fmt: skip
