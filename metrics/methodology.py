@@ -385,8 +385,8 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "recipients exceed the eligible estimate.",
     ),
     "grant_rate": (
-        "By the period the application was opened. Decided means an outcome of granted or refused; "
-        "withdrawn, referred and undecided applications are left out.",
+        "By the period the application was opened. Decided means closed by as_of with an outcome of granted "
+        "or refused; withdrawn, referred and undecided applications are left out.",
         COHORT_RECENT + " Here the decisions that come quickly are in first, so if grants and refusals take "
         "different times the rate of recent periods leans towards the quicker one.",
         snapshot("outcome"),
@@ -513,8 +513,8 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         ACROSS_USED,
         ACROSS_N,
         "Computed across every configured dimension. Null when the whole population's median is not reached.",
-        'A category whose median is "not reached" has no value and is left out, although it may well be the '
-        "slowest: the ratio then reads low. Check the categories' medians and notes.",
+        'Null too when a category with enough cases has not reached its median: it is then slower than any '
+        "figure the others give, so the slowest is unknown (the note says so).",
         ACROSS_NOISE,
     ),
 }

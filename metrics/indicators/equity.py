@@ -143,4 +143,16 @@ def timeliness_ratio(data: CaseData, cells: Cells) -> pd.DataFrame:
             return None
         return float(g["value"].max() / whole["value"])
 
-    return _across(data, cells["resolution_days_median"], data.dims, False, ratio)
+    base = cells["resolution_days_median"]
+    out = _across(data, base, data.dims, False, ratio)
+    if out.empty:
+        return out
+    # A category that has not reached its median yet is slower than any figure we could
+    # give: the ratio is then unknown, not the (lower) ratio of the others.
+    min_cell = data.settings.privacy.min_cell_size
+    waiting = base[(base["dim"] != "") & base["value"].isna() & (base["n"] >= min_cell)]
+    unknown = pd.MultiIndex.from_frame(waiting[["grain", "period", "dim"]].drop_duplicates())
+    hit = pd.MultiIndex.from_frame(out[["grain", "period", "across"]]).isin(unknown)
+    out.loc[hit, "value"] = np.nan
+    out.loc[hit, "note"] = "a category has not reached its median yet: the slowest is unknown"
+    return out

@@ -96,7 +96,8 @@ def grant_rate(data: CaseData) -> pd.DataFrame:
     """Granted applications / decided (granted or refused) applications, by opening period."""
     c = data.cases
     applications = c["service"].isin(entitlement_programmes(data)).to_numpy()
-    decided = applications & c["outcome"].isin(["granted", "refused"]).to_numpy()
+    # Decided by as_of: an outcome recorded for a case closed later was not known then.
+    decided = applications & c["closed"].to_numpy() & c["outcome"].isin(["granted", "refused"]).to_numpy()
     granted = (c["outcome"] == "granted").to_numpy()
     df = concat([sum_cells(k, decided, granted=granted) for k in keyed(data, opened_period(data))])
     return proportion(df, df["granted"], df["rows"])
