@@ -23,8 +23,28 @@ SELECTED = "#8a4b08"  # dark orange, for the selected region
 REFERENCE = "#444444"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
-_AXIS_FORMAT = {"proportion": ".0%", "days": ".1f", "hours": ".1f", "count": ",d", "per_1000": ".2f", "score": ".1f"}
-_HOVER_FORMAT = {"proportion": ".1%", "days": ".1f", "hours": ".1f", "count": ",.0f", "per_1000": ".2f", "score": ".2f"}
+_AXIS_FORMAT = {
+    "proportion": ".0%",
+    "days": ".1f",
+    "hours": ".1f",
+    "count": ",d",
+    "per_1000": ".2f",
+    "score": ".1f",
+    "ratio": ".2f",
+    "index": ".3f",
+    "points": ".1f",
+}
+_HOVER_FORMAT = {
+    "proportion": ".1%",
+    "days": ".1f",
+    "hours": ".1f",
+    "count": ",.0f",
+    "per_1000": ".2f",
+    "score": ".2f",
+    "ratio": ".2f",
+    "index": ".3f",
+    "points": ".1f",
+}
 _AXIS_TITLE = {
     "proportion": "Percent",
     "days": "Days",

@@ -29,11 +29,17 @@ def is_number(x: Any) -> bool:
 def _decimals(unit: str) -> int:
     if unit in ("proportion", "days", "hours"):
         return 1
-    if unit in ("per_1000", "score"):
+    if unit in ("per_1000", "score", "ratio"):
         return 2
+    if unit == "index":
+        return 3
+    if unit == "points":
+        return 1
     if unit == "count":
         return 0
-    raise ValueError(f"unknown unit {unit!r}; expected count, per_1000, days, hours, score or proportion")
+    raise ValueError(
+        f"unknown unit {unit!r}; expected count, per_1000, days, hours, score, ratio, index, points or proportion"
+    )
 
 
 def _scaled(x: float, unit: str) -> float:
@@ -56,6 +62,12 @@ def format_value(value: Any, unit: str) -> str:
         return f"{x:.2f} per 1,000"
     if unit == "score":
         return f"{x:.2f} out of 5"
+    if unit == "ratio":
+        return f"{x:.2f}×"
+    if unit == "index":
+        return f"{x:.3f}"
+    if unit == "points":
+        return f"{x:.1f} pts"
     return f"{round(x):,}"
 
 
@@ -68,7 +80,7 @@ def format_change(diff: float, unit: str) -> str | None:
         return None
     sign = "+" if x > 0 else MINUS
     mag = f"{abs(x):,.{d}f}"
-    suffix = {"proportion": " pts", "days": " days", "hours": " hours", "per_1000": " per 1,000"}
+    suffix = {"proportion": " pts", "points": " pts", "days": " days", "hours": " hours", "per_1000": " per 1,000"}
     return f"{sign}{mag}{suffix.get(unit, '')}"
 
 
