@@ -1,4 +1,29 @@
-"""Reference tables: residents and eligible people by year, region and group."""
+"""Reference tables: residents and eligible people by year, region and group.
+
+Rows are mapped by config: `columns` names the source column of each canonical field and
+`values` maps source values to canonical ones, as for cases.
+
+Crosswalks. A value map may send several source values to one canonical key, e.g. the
+neighbourhoods of a census table to the larger areas a case file uses (`Allston: Allston /
+Brighton`, `Brighton: Allston / Brighton`). Such rows are the parts of one slice and are
+summed: the residents of the parts add up. Low/high estimates and recipients sum the same
+way, and a sum with a missing part is missing (null), never a partial total. A part that is
+quarantined makes the whole slice quarantined, since the total would miss it. The same
+source values given twice (same year, programme, region, breakdown and category as read)
+are one figure repeated, not parts: the later row is quarantined as a duplicate.
+
+Counting. Every source row ends up either loaded or quarantined. A row that went into a
+sum is loaded, so one stored row may stand for several loaded source rows; the returned
+frame's `parts` column says how many (the runner counts loaded rows from it).
+
+Wide tables. Published tables often give one column per period (`pop 2013-2017`,
+`pop 2015-2019`) and no breakdown columns. For `year`, `programme`, `attribute` and `group`,
+when `values[field]` has an entry for the *header* of the column `columns[field]` names,
+every row takes that value: the header labels the whole column. E.g. `columns: {population:
+pop 2015-2019, year: pop 2015-2019, attribute: pop 2015-2019, group: pop 2015-2019}` with
+`values: {year: {pop 2015-2019: "2019"}, attribute: {pop 2015-2019: All residents},
+group: {pop 2015-2019: ""}}` reads the column as the regions' total residents in 2019.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +34,42 @@ from etl.mapping import Reasons, quarantine_frame, quoted
 from metrics.config import ReferenceCsvSource, Settings
 
 INT_FIELDS = ("population", "eligible", "eligible_low", "eligible_high", "recipients")
+# Fields a wide table may carry in a column's header instead of in a column of their own.
+HEADER_FIELDS = ("year", "programme", "attribute", "group")
+KEY = ("year", "programme", "region", "attribute", "group_value")
+DUPLICATE = "duplicate of an earlier row for the same year, region and group"
 
 
 def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Canonical rows and quarantined rows (_row, reason, raw)."""
+    """Canonical rows, one per (year, [programme,] region, attribute, group), parts summed;
+    and quarantined rows (_row, reason, raw). `rows["parts"]` counts the source
+    rows the canonical rows stand for, so rows loaded + rows quarantined = rows read."""
     reasons = Reasons(raw.index)
     out = pd.DataFrame(index=raw.index)
-    text = {f: raw[c].astype(str).str.strip() for f, c in src.columns.items()}
+    from_header = {f for f in HEADER_FIELDS if src.columns.get(f) in src.values.get(f, {})}
+    text = {
+        f: (
+            pd.Series(src.values[f][c], index=raw.index, dtype=object)
+            if f in from_header
+            else raw[c].astype(str).str.strip()
+        )
+        for f, c in src.columns.items()
+    }
 
-    year = pd.to_numeric(text["year"], errors="coerce")
-    reasons.add(year.isna() | (year != year.round()), "year: expected a year, got " + quoted(text["year"]))
+    def mapped(field: str, values: pd.Series, keep_empty: bool = False) -> pd.Series:
+        return values if field in from_header else _mapped(field, values, src, reasons, keep_empty)
+
+    year_text = mapped("year", text["year"])
+    year = pd.to_numeric(year_text, errors="coerce")
+    unmapped_year = (year_text == "") & (text["year"] != "")  # already has its reason
+    reasons.add(
+        (year.isna() | (year != year.round())) & ~unmapped_year, "year: expected a year, got " + quoted(text["year"])
+    )
     out["year"] = year.fillna(0).astype(np.int64)
     out["region"] = _mapped("region", text["region"], src, reasons)
     reasons.add(out["region"] == "", "region: empty")
     if "programme" in text:
-        out["programme"] = _mapped("programme", text["programme"], src, reasons)
+        out["programme"] = mapped("programme", text["programme"])
         entitled = [k for k, v in settings.services.items() if v.entitlement]
         reasons.add(
             ~out["programme"].isin(entitled) & (out["programme"] != ""),
@@ -31,8 +77,8 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
         )
 
     is_total = text["attribute"] == src.total_label
-    attribute = _mapped("attribute", text["attribute"].where(~is_total, ""), src, reasons, keep_empty=True)
-    group = _mapped("group", text["group"].where(~is_total, ""), src, reasons, keep_empty=True)
+    attribute = mapped("attribute", text["attribute"].where(~is_total, ""), keep_empty=True)
+    group = mapped("group", text["group"].where(~is_total, ""), keep_empty=True)
     known = attribute.isin(list(settings.groups)) | is_total
     reasons.add(~known & (attribute != ""), "attribute: " + quoted(attribute) + " is not a configured group attribute")
     for attr, spec in settings.groups.items():
@@ -44,25 +90,57 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
     for field in INT_FIELDS:
         if field not in text:
             continue
-        value = pd.to_numeric(text[field].str.replace(",", "", regex=False).replace("", np.nan), errors="coerce")
+        digits = text[field].str.replace(",", "", regex=False)
+        value = pd.to_numeric(digits.where(digits != ""), errors="coerce")
         required = field in ("population", "eligible")
         bad = (value < 0) | (value != value.round()) & value.notna()
         if required:
             bad |= value.isna()
         reasons.add(bad, f"{field}: expected a whole number >= 0, got " + quoted(text[field]))
-        out[field] = value.astype("Int64")
+        out[field] = value.where(~bad).astype("Int64")
     if {"eligible_low", "eligible_high"} <= set(text):
         lo, mid, hi = out["eligible_low"], out["eligible"], out["eligible_high"]
         reasons.add(
             (lo > mid).fillna(False) | (mid > hi).fillna(False), "eligible: low <= eligible <= high does not hold"
         )
 
-    key = [c for c in ("year", "programme", "region", "attribute", "group_value") if c in out]
-    dup = out.duplicated(subset=key, keep="first") & ~reasons.bad
-    reasons.add(dup, "duplicate of an earlier row for the same year, region and group")
+    key = [c for c in KEY if c in out]
+    # A row as the file gives it: its year and the source values of the other key fields
+    # (a total row has no category). Two rows alike in these are one figure given twice.
+    as_read = pd.DataFrame({"year": out["year"]}, index=raw.index)
+    for field in ("programme", "region", "attribute", "group"):
+        if field in text:
+            as_read[field] = text[field].where(~is_total, "") if field == "group" else text[field]
+    repeated = as_read.duplicated(keep="first")
+    reasons.add(repeated & ~reasons.bad, DUPLICATE)
+
+    # Rows that differ as read but share a canonical key are parts of one slice. If any part
+    # is quarantined, the others are too: their sum would miss it.
+    part = ~repeated
+    slice_id = pd.Series(out.groupby(key, sort=False).ngroup(), index=raw.index)
+    bad_part = part & reasons.bad
+    bad_rows = raw.loc[bad_part, "_row"].astype(str).groupby(slice_id[bad_part]).agg(", ".join)
+    incomplete = part & ~reasons.bad & slice_id.isin(bad_rows.index)
+    reasons.add(
+        incomplete,
+        "summed with quarantined row(s) " + slice_id.map(bad_rows).fillna("") + " of the same year, region and group",
+    )
+
     bad = reasons.bad
     quarantined = quarantine_frame(raw, reasons)
-    return out[~bad].reset_index(drop=True), quarantined.reset_index(drop=True)
+    return _sum_parts(out[~bad], key), quarantined.reset_index(drop=True)
+
+
+def _sum_parts(good: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """One row per canonical key, in order of first appearance; each count the sum of its
+    parts, null if any part is null; `parts` says how many source rows went into it."""
+    fields = [f for f in INT_FIELDS if f in good]
+    grouped = good.groupby(key, sort=False)
+    sums = grouped[fields].sum()
+    missing = grouped[fields].count().lt(grouped.size(), axis=0)
+    sums = sums.mask(missing).astype("Int64")
+    sums["parts"] = grouped.size()
+    return sums.reset_index()[[*key, *fields, "parts"]]
 
 
 def _mapped(

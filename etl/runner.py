@@ -162,12 +162,14 @@ def _load_reference(
         before = conn.execute(select(model.year).where(model.year.in_(years))).all() if years else []
         if years:
             conn.execute(delete(model).where(model.year.in_(years)))
-        records = _records(rows.assign(etl_run_id=run_id))
+        records = _records(rows.drop(columns="parts").assign(etl_run_id=run_id))
         for i in range(0, len(records), CHUNK):
             conn.execute(insert(model), records[i : i + CHUNK])
         _quarantine(conn, quarantined, job, run_id)
+    # A crosswalk sums several source rows into one stored row: each of them was loaded.
+    loaded = int(rows["parts"].sum())
     new = max(len(records) - len(before), 0)
-    return len(raw), len(records), new, len(records) - new, len(quarantined)
+    return len(raw), loaded, new, len(records) - new, len(quarantined)
 
 
 def _quarantine(conn: Connection, q: pd.DataFrame, job: str, run_id: int) -> None:
