@@ -161,6 +161,54 @@ def etl_run(obj: Ctx, jobs: tuple[str, ...]) -> None:
         click.echo(s.line())
 
 
+@etl.command("status")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to show.")
+@click.option("--job", default=None, help="Only this source's runs.")
+@pass_ctx
+def etl_status(obj: Ctx, limit: int, job: str | None) -> None:
+    """The ETL run log, newest first: when, source, rows read/loaded/quarantined, outcome."""
+    from etl.operations import run_log
+
+    df = run_log(obj.engine(), limit, job)
+    if df.empty:
+        click.echo("no ETL run yet")
+        return
+    click.echo(f"{'run':>5}  {'job':<14} {'started (UTC)':<19} {'secs':>7} {'status':<9} "
+               f"{'read':>10} {'loaded':>10} {'quarant.':>9}  error")  # fmt: skip
+    for r in df.itertuples(index=False):
+        secs = "" if pd_isna(r.seconds) else f"{r.seconds:.1f}"
+        error = (r.error or "").splitlines()[0][:80] if isinstance(r.error, str) else ""
+        click.echo(f"{r.id:>5}  {r.job:<14} {r.started_at:%Y-%m-%d %H:%M:%S} {secs:>7} {r.status:<9} "
+                   f"{r.rows_read:>10,} {r.rows_loaded:>10,} {r.rows_quarantined:>9,}  {error}")  # fmt: skip
+
+
+@etl.command("quarantine")
+@click.option("--job", default=None, help="Only this source's rows.")
+@click.option("--run", "run_id", type=int, default=None, help="Only rows of this ETL run.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="table: one line a row; csv: the rows as the source had them plus the reason, to fix and "
+              "reload; json: everything.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@pass_ctx
+def etl_quarantine(obj: Ctx, job: str | None, run_id: int | None, fmt: str, out: str | None) -> None:
+    """List or export quarantined rows with their reasons, so they can be fixed and reloaded."""
+    from etl.operations import fixable_frame, quarantined
+
+    rows = quarantined(obj.engine(), job, run_id)
+    if fmt == "table":
+        text = "\n".join(f"run {r.etl_run_id} {r.job} row {r.row_number}: {r.reason}" for r in rows.itertuples())
+        text = text or "no quarantined rows"
+    elif fmt == "csv":
+        text = fixable_frame(rows).to_csv(index=False).rstrip("\n")
+    else:
+        text = rows.to_json(orient="records", force_ascii=False, indent=1)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{len(rows):,} quarantined rows written to {out}", err=True)
+    else:
+        click.echo(text)
+
+
 # --- metrics ------------------------------------------------------------------------------
 
 

@@ -513,7 +513,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         ACROSS_USED,
         ACROSS_N,
         "Computed across every configured dimension. Null when the whole population's median is not reached.",
-        'Null too when a category with enough cases has not reached its median: it is then slower than any '
+        "Null too when a category with enough cases has not reached its median: it is then slower than any "
         "figure the others give, so the slowest is unknown (the note says so).",
         ACROSS_NOISE,
     ),

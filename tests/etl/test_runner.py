@@ -157,3 +157,31 @@ def test_a_failure_mid_load_leaves_the_store_as_it_was(setup: Path, monkeypatch:
 def test_unknown_job_is_named(setup: Path) -> None:
     result = run(setup, "etl", "run", "--job", "nightly", ok=False)
     assert "no ETL source named 'nightly'" in result.output and "['cases']" in result.output
+
+
+def test_status_lists_every_run_with_its_counts(setup: Path) -> None:
+    run(setup, "etl", "run")
+    (setup.parent / "cases.csv").unlink()
+    run(setup, "etl", "run", ok=False)
+    out = run(setup, "etl", "status").output.splitlines()
+    assert out[0].split()[:3] == ["run", "job", "started"]
+    newest, first = out[1], out[2]
+    assert " failed " in newest and "SourceMissing" in newest
+    assert " succeeded " in first and first.split()[-3:] == ["4", "2", "2"]
+
+
+def test_quarantined_rows_export_as_the_source_had_them_and_reload_once_fixed(setup: Path) -> None:
+    run(setup, "etl", "run")
+    table = run(setup, "etl", "quarantine").output
+    assert "row 3: closed_at: before opened_at" in table and "row 4: service: 'unknown-type'" in table
+    fixed = setup.parent / "fixed.csv"
+    run(setup, "etl", "quarantine", "--format", "csv", "--out", str(fixed))
+    lines = fixed.read_text().splitlines()
+    assert lines[0] == "id,opened,closed,type,age,quarantine_run,quarantine_row,quarantine_reason"
+    assert lines[1].startswith("3,2025-01-06 11:00,2025-01-01 09:00,pothole,Old,1,3,")
+    # Fix the two rows and load the file through the same source: they load, nothing else changes.
+    text = fixed.read_text().replace("2025-01-01 09:00", "2025-01-07 09:00").replace("unknown-type", "pothole")
+    (setup.parent / "cases.csv").write_text(text)
+    result = run(setup, "etl", "run")
+    assert "read 2 = loaded 2 (new 2, changed 0, unchanged 0) + quarantined 0" in result.output
+    assert counts(setup)["cases"] == 4

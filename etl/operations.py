@@ -1,0 +1,49 @@
+"""What the ETL did: the run log and the quarantined rows, for operators and auditors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from metrics.store.models import EtlRun, QuarantinedRow
+
+
+def run_log(engine: Engine, limit: int = 20, job: str | None = None) -> pd.DataFrame:
+    """The newest runs first, with their counts, duration and error."""
+    q = select(EtlRun.__table__).order_by(EtlRun.id.desc()).limit(limit)
+    if job:
+        q = q.where(EtlRun.job == job)
+    with engine.connect() as conn:
+        df = pd.read_sql(q, conn)
+    for col in ("started_at", "finished_at"):
+        df[col] = pd.to_datetime(df[col])
+    df["seconds"] = (df["finished_at"] - df["started_at"]).dt.total_seconds()
+    return df
+
+
+def quarantined(engine: Engine, job: str | None = None, run_id: int | None = None) -> pd.DataFrame:
+    """Quarantined rows: run, job, source row number, reason and the row as read (a dict)."""
+    q = select(QuarantinedRow.__table__).order_by(QuarantinedRow.etl_run_id, QuarantinedRow.row_number)
+    if job:
+        q = q.where(QuarantinedRow.job == job)
+    if run_id is not None:
+        q = q.where(QuarantinedRow.etl_run_id == run_id)
+    with engine.connect() as conn:
+        df = pd.read_sql(q, conn)
+    df["raw"] = df["raw"].map(json.loads)
+    return df
+
+
+def fixable_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The quarantined rows as the source file had them (its own columns, in its order),
+    followed by where each came from and why it was refused: fix the cells, drop the last
+    three columns or keep them (a mapping reads only its own columns), and load the file."""
+    if rows.empty:
+        return pd.DataFrame(columns=["quarantine_run", "quarantine_row", "quarantine_reason"])
+    source = pd.DataFrame(list(rows["raw"]))
+    source["quarantine_run"] = rows["etl_run_id"].to_numpy()
+    source["quarantine_row"] = rows["row_number"].to_numpy()
+    source["quarantine_reason"] = rows["reason"].to_numpy()
+    return source
