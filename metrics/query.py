@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from metrics.catalogue import CATALOGUE
 from metrics.comparisons import comparable, compare_with_reference, vs_reference_record
@@ -116,20 +116,6 @@ def breakdowns(engine: Engine, metric: str) -> list[str]:
     return sorted(rows)
 
 
-def dimension_values(engine: Engine, dim: str, metric: str = "cases_opened") -> list[str]:
-    with engine.connect() as conn:
-        keys = (
-            conn.execute(
-                select(MetricCell.dims_key)
-                .where(MetricCell.metric == metric, MetricCell.dim_names == dim, MetricCell.grain == "year")
-                .distinct()
-            )
-            .scalars()
-            .all()
-        )
-    return sorted(parse_dims(k)[dim] for k in keys)
-
-
 def latest_refresh(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = (
@@ -158,11 +144,6 @@ def periods(engine: Engine, grain: str = "month") -> list[dt.date]:
             .all()
         )
     return [pd.Timestamp(r).date() for r in rows]
-
-
-def count_cells(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(MetricCell)).scalar_one())
 
 
 def _num(x: Any) -> float | int | None:
