@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.formatting import format_value, is_number, month_label, month_runs, short_month
+from dashboard.formatting import format_value, is_number, month_label, month_runs, short_month, unit_format
 from dashboard.tiles import cell_state, suppressed_text
 from metrics.catalogue import MetricDefinition
 from metrics.config import Target
@@ -22,37 +22,6 @@ BAND = "rgba(31, 95, 139, 0.18)"
 SELECTED = "#8a4b08"  # dark orange, for the selected region
 REFERENCE = "#444444"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-
-_AXIS_FORMAT = {
-    "proportion": ".0%",
-    "days": ".1f",
-    "hours": ".1f",
-    "count": ",d",
-    "per_1000": ".2f",
-    "score": ".1f",
-    "ratio": ".2f",
-    "index": ".3f",
-    "points": ".1f",
-}
-_HOVER_FORMAT = {
-    "proportion": ".1%",
-    "days": ".1f",
-    "hours": ".1f",
-    "count": ",.0f",
-    "per_1000": ".2f",
-    "score": ".2f",
-    "ratio": ".2f",
-    "index": ".3f",
-    "points": ".1f",
-}
-_AXIS_TITLE = {
-    "proportion": "Percent",
-    "days": "Days",
-    "hours": "Hours",
-    "count": "Number",
-    "per_1000": "Per 1,000 residents",
-    "score": "Score (1-5)",
-}
 
 
 def _base_layout(fig: go.Figure, height: int) -> None:
@@ -124,7 +93,7 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
             marker={"size": 6, "color": LINE},
             name=definition.name.en,
             connectgaps=False,
-            hovertemplate=f"%{{x|%B %Y}}: %{{y:{_HOVER_FORMAT[unit]}}}<extra></extra>",
+            hovertemplate=f"%{{x|%B %Y}}: %{{y:{unit_format(unit).hover_format}}}<extra></extra>",
         )
     )
     _base_layout(fig, 380)
@@ -149,10 +118,10 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
         range=[x[0] - half_month, x[-1] + half_month],
     )
     fig.update_yaxes(
-        tickformat=_AXIS_FORMAT[unit],
+        tickformat=unit_format(unit).axis_format,
         gridcolor="#e5e5e5",
         zeroline=False,
-        title={"text": _AXIS_TITLE[unit]},
+        title={"text": unit_format(unit).axis_title},
         rangemode="tozero" if unit == "count" else "normal",
     )
     return fig
@@ -314,7 +283,11 @@ def region_figure(
     elif is_number(overall):
         _reference_line(fig, float(overall), f"All regions {format_value(overall, unit)}", "dot")
     fig.update_xaxes(
-        tickformat=_AXIS_FORMAT[unit], gridcolor="#e5e5e5", zeroline=True, zerolinecolor="#888", rangemode="tozero"
+        tickformat=unit_format(unit).axis_format,
+        gridcolor="#e5e5e5",
+        zeroline=True,
+        zerolinecolor="#888",
+        rangemode="tozero",
     )
     fig.update_yaxes(automargin=True, ticks="", categoryorder="array", categoryarray=labels)
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 MINUS = "\u2212"
@@ -26,62 +27,57 @@ def is_number(x: Any) -> bool:
         return False
 
 
-def _decimals(unit: str) -> int:
-    if unit in ("proportion", "days", "hours"):
-        return 1
-    if unit in ("per_1000", "score", "ratio"):
-        return 2
-    if unit == "index":
-        return 3
-    if unit == "points":
-        return 1
-    if unit == "count":
-        return 0
-    raise ValueError(
-        f"unknown unit {unit!r}; expected count, per_1000, days, hours, score, ratio, index, points or proportion"
-    )
+@dataclass(frozen=True)
+class UnitFormat:
+    """How one unit of the catalogue is written, on tiles and on chart axes."""
+
+    decimals: int
+    suffix: str  # after a value ("12.5 days")
+    change_suffix: str  # after a change ("+2.1 pts")
+    axis_format: str  # d3 format of chart ticks
+    hover_format: str  # d3 format in chart hover labels
+    axis_title: str
+    scale: float = 1.0  # proportions are shown as percentages
 
 
-def _scaled(x: float, unit: str) -> float:
-    return x * 100 if unit == "proportion" else x
+UNITS: dict[str, UnitFormat] = {
+    "proportion": UnitFormat(1, "%", " pts", ".0%", ".1%", "Percent", scale=100),
+    "days": UnitFormat(1, " days", " days", ".1f", ".1f", "Days"),
+    "hours": UnitFormat(1, " hours", " hours", ".1f", ".1f", "Hours"),
+    "count": UnitFormat(0, "", "", ",d", ",.0f", "Number"),
+    "per_1000": UnitFormat(2, " per 1,000", " per 1,000", ".2f", ".2f", "Per 1,000 residents"),
+    "score": UnitFormat(2, " out of 5", "", ".1f", ".2f", "Score (1-5)"),
+    "ratio": UnitFormat(2, "×", "", ".2f", ".2f", "Ratio"),
+    "index": UnitFormat(3, "", "", ".3f", ".3f", "Index"),
+    "points": UnitFormat(1, " pts", " pts", ".1f", ".1f", "Percentage points"),
+}
+
+
+def unit_format(unit: str) -> UnitFormat:
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r}; expected one of {sorted(UNITS)}")
+    return UNITS[unit]
 
 
 def format_value(value: Any, unit: str) -> str:
     """A value in its unit; "Not available" (never blank, never 0) when there is none."""
-    _decimals(unit)  # reject unknown units even for missing values
+    f = unit_format(unit)  # reject unknown units even for missing values
     if not is_number(value):
         return NOT_AVAILABLE
-    x = float(value)
-    if unit == "proportion":
-        return f"{x * 100:.1f}%"
-    if unit == "days":
-        return f"{x:.1f} days"
-    if unit == "hours":
-        return f"{x:.1f} hours"
-    if unit == "per_1000":
-        return f"{x:.2f} per 1,000"
-    if unit == "score":
-        return f"{x:.2f} out of 5"
-    if unit == "ratio":
-        return f"{x:.2f}×"
-    if unit == "index":
-        return f"{x:.3f}"
-    if unit == "points":
-        return f"{x:.1f} pts"
-    return f"{round(x):,}"
+    x = float(value) * f.scale
+    number = f"{round(x):,}" if f.decimals == 0 else f"{x:.{f.decimals}f}"
+    return number + f.suffix
 
 
 def format_change(diff: float, unit: str) -> str | None:
     """A signed change in the unit ("+2.1 pts", "−0.4 days", "+1,250"); None when it rounds
     to zero at the precision values are shown with."""
-    d = _decimals(unit)
-    x = round(_scaled(float(diff), unit), d)
+    f = unit_format(unit)
+    x = round(float(diff) * f.scale, f.decimals)
     if x == 0:
         return None
     sign = "+" if x > 0 else MINUS
-    mag = f"{abs(x):,.{d}f}"
-    suffix = {"proportion": " pts", "points": " pts", "days": " days", "hours": " hours", "per_1000": " per 1,000"}
-    return f"{sign}{mag}{suffix.get(unit, '')}"
+    return f"{sign}{abs(x):,.{f.decimals}f}{f.change_suffix}"
 
 
 def month_label(period: dt.date) -> str:
