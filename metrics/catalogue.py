@@ -40,8 +40,6 @@ class MetricDefinition:
     family: Literal["equal_service", "timeliness", "rights_uptake", "citizen", "joined_up"]
     n_means: str  # what `n` counts, which decides suppression
     compute: Callable[..., pd.DataFrame]
-    # Dimensions this indicator is broken down by; None means every configured one.
-    dimensions: Callable[..., tuple[str, ...]] | None = None
     # Indicators computed across the categories of a dimension from other indicators'
     # cells: `compute(data, cells_by_metric)`; `requires` names those indicators.
     requires: tuple[str, ...] = ()
@@ -174,7 +172,6 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         family="rights_uptake",
         n_means="eligible people",
         compute=uptake.uptake_rate,
-        dimensions=uptake.uptake_dims,
     ),
     MetricDefinition(
         id="resolution_days_p90",
@@ -235,7 +232,6 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         family="rights_uptake",
         n_means="eligible people",
         compute=uptake.unclaimed_estimate,
-        dimensions=uptake.uptake_dims,
     ),
     MetricDefinition(
         id="grant_rate",

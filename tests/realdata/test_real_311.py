@@ -28,10 +28,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
 from scipy import stats
 
-from metrics.cli import cli
+from tests.support import run
 
 pytestmark = pytest.mark.realdata
 
@@ -121,9 +120,7 @@ BREAKDOWNS = ((), ("region",))
 
 
 def invoke(config: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
-    assert result.exit_code == 0, f"civic-metrics {' '.join(args)} failed:\n{result.output}"
-    return result.output
+    return run(config, *args).output
 
 
 @dataclass

@@ -23,9 +23,8 @@ from string import Template
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from metrics.cli import cli
+from tests.support import run
 
 pytestmark = pytest.mark.realdata
 
@@ -97,9 +96,7 @@ POPULATION_AREAS = {
 
 
 def invoke(config: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
-    assert result.exit_code == 0, f"civic-metrics {' '.join(args)} failed:\n{result.output}"
-    return result.output
+    return run(config, *args).output
 
 
 @dataclass
