@@ -180,6 +180,11 @@ def _cells(
 
 
 def _published_programmes(data: CaseData) -> set[str]:
-    """Programmes whose recipients come from the reference table rather than from cases."""
-    e = data.eligible
-    return set(e.loc[e["recipients"].notna(), "programme"]) if "recipients" in e else set()
+    """Programmes whose recipients come from the reference table rather than from cases
+    (asked for every period and slice, so worked out once per refresh)."""
+    if "published_programmes" not in data.memo:
+        e = data.eligible
+        data.memo["published_programmes"] = (
+            set(e.loc[e["recipients"].notna(), "programme"]) if "recipients" in e else set()
+        )
+    return data.memo["published_programmes"]  # type: ignore[return-value]
