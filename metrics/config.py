@@ -133,6 +133,9 @@ class MetricsSettings(Frozen):
         "service",
         "department",
     )
+    # Pairs (or triples) of dimensions whose combined slices are computed too, e.g.
+    # [region, age_band]: gaps within regions. Each adds one cell per combination of values.
+    combinations: tuple[tuple[str, ...], ...] = ()
 
     @model_validator(mode="after")
     def _month_always(self) -> MetricsSettings:
@@ -344,6 +347,13 @@ def cross_check(s: Settings) -> Iterator[Problem]:
     from metrics.catalogue import CATALOGUE
     from metrics.targets import status
 
+    for i, combo in enumerate(s.metrics.combinations):
+        unknown = [d for d in combo if d not in s.dimensions]
+        if unknown or len(combo) < 2 or len(set(combo)) != len(combo):
+            yield (
+                ("metrics", "combinations", str(i)),
+                f"expected two or more different dimensions of {list(s.dimensions)}, got {list(combo)}",
+            )
     for metric, t in s.targets.items():
         if metric in CATALOGUE:
             try:

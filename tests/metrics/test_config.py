@@ -70,6 +70,8 @@ store: {url: "postgresql+psycopg://civic:hunter2@db/civic"}
 targets:
   happiness_index: {target: 1, threshold: 0.5}
 channels: [phone]
+metrics:
+  combinations: [[region, sex], [region, shoe_size], [region]]
 services:
   pothole: {department: Transport}
 groups:
@@ -99,6 +101,9 @@ etl:
     assert "store.url: contains a password" in text
     assert "etl.sources.cases.groups.shoe_size: unknown group attribute" in text
     assert "etl.sources.cases.values.channel.TEL: maps to 'telephone', which is not one of ['phone']" in text
+    assert "config.yaml:8: metrics.combinations.1: expected two or more different dimensions" in text
+    assert "metrics.combinations.2: expected two or more" in text
+    assert "metrics.combinations.0" not in text
 
 
 def test_config_check_prints_problems_and_exits_non_zero(tmp_path: Path) -> None:
