@@ -34,6 +34,9 @@ from etl.mapping import Reasons, quarantine_frame, quoted
 from metrics.config import ReferenceCsvSource, Settings
 
 INT_FIELDS = ("population", "eligible", "eligible_low", "eligible_high", "recipients")
+# Read as counts too, then turned into eligible people (recipients + non-recipients).
+NON_RECIPIENT_FIELDS = ("non_recipients", "non_recipients_low", "non_recipients_high")
+RATE_FIELDS = ("rate", "rate_low", "rate_high")
 # Fields a wide table may carry in a column's header instead of in a column of their own.
 HEADER_FIELDS = ("year", "programme", "attribute", "group")
 KEY = ("year", "programme", "region", "attribute", "group_value")
@@ -55,6 +58,9 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
         )
         for f, c in src.columns.items()
     }
+    # A constant is a value the whole table shares; it is taken as the canonical value.
+    from_header |= set(src.constants)
+    text |= {f: pd.Series(v, index=raw.index, dtype=object) for f, v in src.constants.items()}
 
     def mapped(field: str, values: pd.Series, keep_empty: bool = False) -> pd.Series:
         return values if field in from_header else _mapped(field, values, src, reasons, keep_empty)
@@ -66,8 +72,9 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
         (year.isna() | (year != year.round())) & ~unmapped_year, "year: expected a year, got " + quoted(text["year"])
     )
     out["year"] = year.fillna(0).astype(np.int64)
-    out["region"] = _mapped("region", text["region"], src, reasons)
-    reasons.add(out["region"] == "", "region: empty")
+    whole_area = text["region"] == src.all_regions_label if src.all_regions_label else text["region"] != text["region"]
+    out["region"] = mapped("region", text["region"]).where(~whole_area, "")
+    reasons.add((out["region"] == "") & ~whole_area, "region: empty")
     if "programme" in text:
         out["programme"] = mapped("programme", text["programme"])
         entitled = [k for k, v in settings.services.items() if v.entitlement]
@@ -87,22 +94,34 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
     out["attribute"] = attribute.where(~is_total, "")
     out["group_value"] = group.where(~is_total, "")
 
-    for field in INT_FIELDS:
+    for field in (*INT_FIELDS, *NON_RECIPIENT_FIELDS):
         if field not in text:
             continue
         digits = text[field].str.replace(",", "", regex=False)
-        value = pd.to_numeric(digits.where(digits != ""), errors="coerce")
-        required = field in ("population", "eligible")
+        value = pd.to_numeric(digits.where(digits != ""), errors="coerce") * src.scale
+        # Figures in thousands times 1000 are whole; float error is not a fraction of a person.
+        value = value.where((value - value.round()).abs() > 1e-6, value.round())
+        required = field in ("population", "eligible", "non_recipients") and "rate" not in text
         bad = (value < 0) | (value != value.round()) & value.notna()
         if required:
             bad |= value.isna()
+        bad |= value.isna() & (text[field] != "")
         reasons.add(bad, f"{field}: expected a whole number >= 0, got " + quoted(text[field]))
         out[field] = value.where(~bad).astype("Int64")
-    if {"eligible_low", "eligible_high"} <= set(text):
-        lo, mid, hi = out["eligible_low"], out["eligible"], out["eligible_high"]
+    if "non_recipients" in out:
+        _eligible_from_non_recipients(out, reasons)
+    for field in RATE_FIELDS:
+        if field in text:
+            out[field] = _rate(field, text[field], src.rate_unit, reasons)
+    if "rate" in out:
         reasons.add(
-            (lo > mid).fillna(False) | (mid > hi).fillna(False), "eligible: low <= eligible <= high does not hold"
+            out["rate"].isna() & (out["eligible"].isna() if "eligible" in out else True),
+            "rate: expected a published rate or a count of eligible people",
         )
+    for low, mid, high in (("eligible_low", "eligible", "eligible_high"), ("rate_low", "rate", "rate_high")):
+        if {low, high} <= set(out):
+            lo, m, hi = out[low], out[mid], out[high]
+            reasons.add((lo > m).fillna(False) | (m > hi).fillna(False), f"{mid}: low <= {mid} <= high does not hold")
 
     key = [c for c in KEY if c in out]
     # A row as the file gives it: its year and the source values of the other key fields
@@ -131,16 +150,41 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
     return _sum_parts(out[~bad], key), quarantined.reset_index(drop=True)
 
 
+def _eligible_from_non_recipients(out: pd.DataFrame, reasons: Reasons) -> None:
+    """Publishers of take-up (e.g. the UK DWP) give recipients and entitled non-recipients,
+    the latter with a range: eligible people are their sum, the range shifted alike."""
+    recipients = out["recipients"] if "recipients" in out else pd.Series(pd.NA, index=out.index, dtype="Int64")
+    reasons.add(recipients.isna() & out["non_recipients"].notna(), "recipients: needed with non_recipients")
+    for part, whole in zip(NON_RECIPIENT_FIELDS, ("eligible", "eligible_low", "eligible_high"), strict=True):
+        if part in out:
+            out[whole] = recipients + out.pop(part)
+
+
+def _rate(field: str, text: pd.Series, unit: str, reasons: Reasons) -> pd.Series:
+    value = pd.to_numeric(text.where(text != ""), errors="coerce")
+    if unit == "percent":
+        value = value / 100
+    bad = (value.isna() & (text != "")) | (value < 0) | (value > 1)
+    expected = "a percentage from 0 to 100" if unit == "percent" else "a fraction from 0 to 1"
+    reasons.add(bad, f"{field}: expected {expected}, got " + quoted(text))
+    return value.where(~bad).astype(float)
+
+
 def _sum_parts(good: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """One row per canonical key, in order of first appearance; each count the sum of its
     parts, null if any part is null; `parts` says how many source rows went into it."""
     fields = [f for f in INT_FIELDS if f in good]
+    rates = [f for f in RATE_FIELDS if f in good]
     grouped = good.groupby(key, sort=False)
     sums = grouped[fields].sum()
     missing = grouped[fields].count().lt(grouped.size(), axis=0)
     sums = sums.mask(missing).astype("Int64")
+    # A rate is not a count: parts of one slice cannot be summed into it, so a crosswalk
+    # that merges rows leaves the rate unknown rather than invent one.
+    for f in rates:
+        sums[f] = grouped[f].first().where(grouped.size() == 1)
     sums["parts"] = grouped.size()
-    return sums.reset_index()[[*key, *fields, "parts"]]
+    return sums.reset_index()[[*key, *fields, *rates, "parts"]]
 
 
 def _mapped(

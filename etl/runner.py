@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from etl.csv_source import read_csv, sha256
 from etl.errors import TerminalError, UnknownJob
 from etl.mapping import map_cases
 from etl.reference import map_reference
+from etl.tables import read_reference_table
 from metrics.config import CasesCsvSource, ReferenceCsvSource, Settings
 from metrics.store.models import (
     Case,
@@ -84,7 +85,7 @@ def run_job(settings: Settings, engine: Engine, job: str, progress: Progress | N
             say(f"{job}: mapping and validating {len(raw):,} rows")
             counts = _load_cases(settings, engine, job, src, raw, run_id, say)
         else:
-            raw = read_csv(path, src.encoding, src.delimiter, dict(src.columns))
+            raw = read_reference_table(path, src)
             counts = _load_reference(settings, engine, job, src, raw, run_id)
         read, loaded, new, changed, quarantined = counts
         if read != loaded + quarantined:  # the promise of every run; never expected to fail
@@ -156,19 +157,23 @@ def _load_reference(
 ) -> tuple[int, int, int, int, int]:
     rows, quarantined = map_reference(raw, src, settings)
     model = Population if src.kind == "population_csv" else EligiblePopulation
+    # A newly published table replaces what it covers: its years, programmes and breakdowns
+    # (a table by family type leaves the same programme's table by entitlement alone).
+    scope = [c for c in ("year", "programme", "attribute") if c in rows]
+    covered = rows[scope].drop_duplicates().to_dict("records")
     with engine.begin() as conn:
-        # A newly published table replaces the years it covers.
-        years = sorted(int(y) for y in rows["year"].unique())
-        before = conn.execute(select(model.year).where(model.year.in_(years))).all() if years else []
-        if years:
-            conn.execute(delete(model).where(model.year.in_(years)))
+        before = 0
+        for part in covered:
+            match = [getattr(model, c) == v for c, v in part.items()]
+            before += conn.execute(select(func.count()).select_from(model).where(*match)).scalar_one()
+            conn.execute(delete(model).where(*match))
         records = _records(rows.drop(columns="parts").assign(etl_run_id=run_id))
         for i in range(0, len(records), CHUNK):
             conn.execute(insert(model), records[i : i + CHUNK])
         _quarantine(conn, quarantined, job, run_id)
     # A crosswalk sums several source rows into one stored row: each of them was loaded.
     loaded = int(rows["parts"].sum())
-    new = max(len(records) - len(before), 0)
+    new = max(len(records) - before, 0)
     return len(raw), loaded, new, len(records) - new, len(quarantined)
 
 

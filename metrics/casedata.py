@@ -42,6 +42,8 @@ class CaseData:
 
     @property
     def first_date(self) -> np.datetime64:
+        if self.cases.empty:  # a store of published tables only: periods start at as_of
+            return self.as_of_date
         return self.cases["opened_date"].to_numpy().min().astype("datetime64[D]")
 
     @cached_property
@@ -81,12 +83,15 @@ def load_case_data(settings: Settings, engine: Engine) -> CaseData:
     if as_of is None:
         raise EmptyStore("the store holds no cases yet: run `civic-metrics etl run` first")
     cases = read_cases(engine, settings, pd.Timestamp(as_of))
-    if cases.empty:
-        raise EmptyStore(f"no case was opened on or before as_of {as_of:%Y-%m-%d %H:%M} UTC")
     with engine.connect() as conn:
         populations = pd.read_sql(select(Population.__table__), conn)
         eligible = pd.read_sql(select(EligiblePopulation.__table__), conn)
-    first = cases["opened_date"].min().date()
+    # Published take-up tables make figures of their own (a ministry may load them before
+    # its case feed is connected); otherwise a store without cases has nothing to show.
+    published = eligible["recipients"].notna() | eligible["rate"].notna()
+    if cases.empty and not (settings.as_of is not None and published.any()):
+        raise EmptyStore(f"no case was opened on or before as_of {as_of:%Y-%m-%d %H:%M} UTC")
+    first = cases["opened_date"].min().date() if len(cases) else pd.Timestamp(as_of).date()
     cal = calendar_for(settings.calendar, first, pd.Timestamp(as_of).date())
     data = CaseData(settings, pd.Timestamp(as_of), cases, populations, eligible, cal)
     _add_due_dates(data)

@@ -176,21 +176,73 @@ class CasesCsvSource(CsvSourceBase):
         return self
 
 
+class SheetBlocks(Frozen):
+    """A report-style sheet: titled blocks of rows under one row of column headings, as
+    statistics offices publish them (e.g. DWP take-up tables)."""
+
+    # 1-based row of the sheet whose cells name the categories of the columns below it.
+    header_row: Annotated[int, Field(ge=1)]
+    # Block title, exactly as in the first column -> the name of its column in the tidy table.
+    titles: dict[str, str]
+
+
+class Unpivot(Frozen):
+    """A wide table with one column per period or category, read as one row per cell."""
+
+    columns: tuple[str, ...]
+    # Names of the two new columns: the header each value came from, and the value itself.
+    name: str = "column"
+    value: str = "value"
+
+
+ELIGIBLE_FIELDS = (
+    "eligible",
+    "eligible_low",
+    "eligible_high",
+    "recipients",
+    "non_recipients",
+    "non_recipients_low",
+    "non_recipients_high",
+    "rate",
+    "rate_low",
+    "rate_high",
+)
+
+
 class ReferenceCsvSource(CsvSourceBase):
     kind: Literal["population_csv", "eligible_csv"]
     columns: dict[str, str]
     total_label: str = "All residents"
+    # A region value meaning the whole area (a "National" row): its figures are the total,
+    # not a region of their own.
+    all_regions_label: str | None = None
+    # Fixed values for fields the table does not carry (e.g. region: Great Britain).
+    constants: dict[str, str] = {}
+    # Spreadsheets (.xlsx, .ods): the sheet to read; `blocks` for report-style layouts.
+    sheet: str | None = None
+    blocks: SheetBlocks | None = None
+    unpivot: Unpivot | None = None
+    # Counts published in thousands are read with scale 1000.
+    scale: Annotated[float, Field(gt=0)] = 1
+    rate_unit: Literal["percent", "fraction"] = "percent"
 
     @model_validator(mode="after")
     def _columns_known(self) -> ReferenceCsvSource:
+        given = set(self.columns) | set(self.constants)
         needed = {"year", "region", "attribute", "group"}
-        needed |= {"population"} if self.kind == "population_csv" else {"programme", "eligible"}
-        allowed = needed | ({"eligible_low", "eligible_high", "recipients"} if self.kind == "eligible_csv" else set())
+        needed |= {"population"} if self.kind == "population_csv" else {"programme"}
+        allowed = needed | (set(ELIGIBLE_FIELDS) if self.kind == "eligible_csv" else set())
         problems = []
-        if missing := sorted(needed - set(self.columns)):
+        if missing := sorted(needed - given):
             problems.append(f"columns: missing {missing}")
-        if unknown := sorted(set(self.columns) - allowed):
+        if unknown := sorted(given - allowed):
             problems.append(f"columns: unknown fields {unknown}; expected some of {sorted(allowed)}")
+        if self.kind == "eligible_csv" and not (
+            "eligible" in given or {"recipients", "non_recipients"} <= given or "rate" in given
+        ):
+            problems.append("columns: expected eligible, or recipients and non_recipients, or a published rate")
+        if "eligible" in given and "non_recipients" in given:
+            problems.append("columns: give eligible or non_recipients, not both")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -171,6 +171,8 @@ def backlog_age(data: CaseData) -> pd.DataFrame:
     """Open cases at each period's end by how long they have been open (calendar days from
     the local opening date), one cell per band (dimension `backlog_age`)."""
     c = data.cases
+    if c.empty:  # no case feed at all (published tables only): the backlog is unknown, not 0
+        return pd.DataFrame(columns=["grain", "period", "dim", "dim_value", "rows", "value", "n"])
     opened_date = c["opened_date"].to_numpy().astype("datetime64[D]")
     closed_date = c["closed_date"].to_numpy().astype("datetime64[D]")
     edges = np.array([lo for lo, _, _ in BACKLOG_AGE_BANDS[1:]])

@@ -6,6 +6,14 @@ period's last day (or with as_of, for the period still running), over the people
 in that year. Periods whose 12-month window
 starts before the first case in the store are left out with a note rather than understated.
 Weekly figures would repeat the monthly ones to no purpose and are not computed.
+
+Published tables. Recipients may come from the eligible table itself (annual, so the year
+grain only), eligible people with a low-high range (as the UK DWP publishes), and for some
+publishers only the take-up rate (the US IRS for the EITC by state): such a slice shows the
+published rate and its range, with no count and no estimate of people missing out. A row
+for region '' is the whole area's own figure (a "National" row): it is used for the whole
+population instead of a sum of regions, and never as a region. Published years outside the
+span of the case history are shown too, so a take-up series can be longer than the cases.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ def unclaimed_estimate(data: CaseData) -> pd.DataFrame:
     df["ci_low"] = df["eligible_low"] - df["recipients"]
     df["ci_high"] = df["eligible_high"] - df["recipients"]
     df.loc[df["value"].isna(), ["ci_low", "ci_high"]] = np.nan
+    df.loc[df["eligible"].isna() & df["rate"].notna(), "note"] = "only a rate is published: no count of people"
     return df
 
 
@@ -75,9 +84,11 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
             win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= end)]
             for dim in ("", *uptake_dims(data)):
                 frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
+        if grain == "year":
+            frames += _published_years_before_cases(data, periods)
     df = concat(frames)
     if df.empty:  # no entitlement programme, or no eligible population: no figure at all
-        return finish(pd.DataFrame(columns=["recipients", "eligible", "eligible_low", "eligible_high", "incomplete"]))
+        return finish(pd.DataFrame(columns=[*TABLE_COLUMNS, "incomplete"]))
     df = proportion(df, df["recipients"], df["eligible"])
     # Where the eligible population is published with a low and high estimate (as the UK
     # DWP does), take-up is a range: recipients over the high and over the low estimate.
@@ -88,8 +99,32 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
     incomplete = df["incomplete"].astype(bool)
     df.loc[incomplete, ["value", "ci_low", "ci_high", "numerator"]] = np.nan
     df.loc[incomplete, "note"] = "fewer than 12 months of cases before this period's end"
-    df.loc[df["eligible"].isna(), "note"] = "no eligible population known for this slice"
+    rate_only = df["eligible"].isna() & df["rate"].notna()
+    df.loc[df["eligible"].isna() & ~rate_only, "note"] = "no eligible population known for this slice"
+    # A published rate without counts: the publisher's figure and range, resting on no count
+    # we know (n unknown, not small: the publisher has already protected it).
+    df.loc[rate_only, "value"] = df.loc[rate_only, "rate"]
+    df.loc[rate_only, "ci_low"] = df.loc[rate_only, "rate_low"]
+    df.loc[rate_only, "ci_high"] = df.loc[rate_only, "rate_high"]
+    df.loc[rate_only, ["numerator", "denominator", "n", "recipients"]] = np.nan
+    df.loc[rate_only, "note"] = "published rate; the publisher gives no counts"
     return df
+
+
+def _published_years_before_cases(data: CaseData, periods: np.ndarray) -> list[pd.DataFrame]:
+    """Year cells for published tables' years before the first case (programmes whose
+    recipients or rates are published only: counted ones have no cases then)."""
+    e = data.eligible
+    published = _published_programmes(data)
+    has_years = e["programme"].isin(published)
+    years = sorted(set(e.loc[has_years, "year"].astype(int)) - {int(str(p)[:4]) for p in periods})
+    last = int(str(data.as_of_date)[:4])
+    frames = []
+    for year in (y for y in years if y <= last):
+        start = np.datetime64(f"{year:04d}-01-01", "D")
+        for dim in ("", *uptake_dims(data)):
+            frames.append(_cells(data, "year", start, year, dim, data.cases.iloc[:0], sorted(published), False))
+    return frames
 
 
 def grant_rate(data: CaseData) -> pd.DataFrame:
@@ -112,21 +147,33 @@ def decision_days_median(data: CaseData) -> pd.DataFrame:
     return km_indicator(data, applications, decision)
 
 
+TABLE_COLUMNS = ["eligible", "eligible_low", "eligible_high", "recipients", "rate", "rate_low", "rate_high"]
+COUNTS = TABLE_COLUMNS[:4]
+RATES = TABLE_COLUMNS[4:]
+
+
 def _table_sums(e: pd.DataFrame, dim: str) -> pd.DataFrame:
-    """Eligible people (with their low/high estimates) and published recipients per slice."""
-    cols = ["eligible", "eligible_low", "eligible_high", "recipients"]
-    if dim in ("", "service", "region"):
-        rows = e[e["attribute"] == ""]
-        key = {"": pd.Series("", index=rows.index), "service": rows["programme"], "region": rows["region"]}[dim]
-    else:
-        rows = e[e["attribute"] == dim]
-        key = rows["group_value"]
-    grouped = rows[cols].astype(float).groupby(key.to_numpy())
+    """Eligible people (with their low/high estimates), published recipients and published
+    rates per slice. A programme's whole-area row (region '') stands for the programme over
+    all regions, so regions are summed only for programmes without one."""
+    rows = e[e["attribute"] == ""] if dim in ("", "service", "region") else e[e["attribute"] == dim]
+    whole = rows["region"] == ""
+    with_whole = rows["programme"].isin(set(rows.loc[whole, "programme"]))
+    rows = rows[~whole] if dim == "region" else rows[whole | ~with_whole]
+    key = {"": pd.Series("", index=rows.index), "service": rows["programme"], "region": rows["region"]}.get(
+        dim, rows["group_value"]
+    )
+    table = rows.reindex(columns=TABLE_COLUMNS).astype(float)
+    grouped = table.groupby(key.to_numpy())
     # min_count: a slice whose rows all lack a figure has none, not 0.
-    sums = grouped.sum(min_count=1)
+    sums = grouped[COUNTS].sum(min_count=1)
     # A range summed over rows of which some have no estimate would be no range at all.
     complete = grouped[["eligible_low", "eligible_high"]].count().min(axis=1) == grouped.size()
     sums.loc[~complete, ["eligible_low", "eligible_high"]] = np.nan
+    # Rates do not add up: a slice has a published rate only where one row gives it.
+    single = grouped.size() == 1
+    for col in RATES:
+        sums[col] = grouped[col].first().where(single)
     return sums
 
 
@@ -152,10 +199,10 @@ def _cells(
         if grain == "year" and published
         else pd.Series(dtype=float)
     )
-    win = win[win["service"].isin(counted)]
-    recip = pd.Series({"": win["person"].nunique()}) if dim == "" else win.groupby(dim)["person"].nunique()
-    if not counted:
-        recip = pd.Series(dtype=float)
+    recip = pd.Series(dtype=float)
+    if counted:
+        win = win[win["service"].isin(counted)]
+        recip = pd.Series({"": win["person"].nunique()}) if dim == "" else win.groupby(dim)["person"].nunique()
     idx = table.index.union(recip.index).union(table_recipients.index)
     if dim == "service":
         idx = idx.intersection(pd.Index(used))
@@ -164,7 +211,7 @@ def _cells(
     eligible = table["eligible"].reindex(idx).to_numpy(dtype=float)
     eligible[eligible <= 0] = np.nan
     recipients = recip.reindex(idx).fillna(0).to_numpy(dtype=float) + table_recipients.reindex(idx).fillna(0).to_numpy()
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "grain": grain,
             "period": start,
@@ -172,11 +219,15 @@ def _cells(
             "dim_value": idx.astype(str),
             "recipients": recipients,
             "eligible": eligible,
-            "eligible_low": table["eligible_low"].reindex(idx).to_numpy(dtype=float),
-            "eligible_high": table["eligible_high"].reindex(idx).to_numpy(dtype=float),
             "incomplete": incomplete and bool(counted),
         }
     )
+    for col in ("eligible_low", "eligible_high", *RATES):
+        out[col] = table[col].reindex(idx).to_numpy(dtype=float)
+    # A rate stands only for its own row: summed with counted programmes it would mislead.
+    if grain != "year":
+        out[RATES] = np.nan
+    return out
 
 
 def _published_programmes(data: CaseData) -> set[str]:
@@ -184,7 +235,6 @@ def _published_programmes(data: CaseData) -> set[str]:
     (asked for every period and slice, so worked out once per refresh)."""
     if "published_programmes" not in data.memo:
         e = data.eligible
-        data.memo["published_programmes"] = (
-            set(e.loc[e["recipients"].notna(), "programme"]) if "recipients" in e else set()
-        )
+        given = e["recipients"].notna() | e["rate"].notna() if len(e) else pd.Series(dtype=bool)
+        data.memo["published_programmes"] = set(e.loc[given, "programme"])
     return data.memo["published_programmes"]  # type: ignore[return-value]

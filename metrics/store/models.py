@@ -84,7 +84,8 @@ class Population(Base):
 
 
 class EligiblePopulation(Base):
-    """People eligible for an entitlement programme; attribute '' is the region's total."""
+    """People eligible for an entitlement programme; attribute '' is the region's total and
+    region '' the whole area's. A publisher may give only the take-up rate (no counts)."""
 
     __tablename__ = "eligible_populations"
 
@@ -93,10 +94,13 @@ class EligiblePopulation(Base):
     region: Mapped[str] = mapped_column(String(150), primary_key=True)
     attribute: Mapped[str] = mapped_column(String(60), primary_key=True)
     group_value: Mapped[str] = mapped_column(String(150), primary_key=True)
-    eligible: Mapped[int] = mapped_column(BigInteger)
+    eligible: Mapped[int | None] = mapped_column(BigInteger)
     eligible_low: Mapped[int | None] = mapped_column(BigInteger)
     eligible_high: Mapped[int | None] = mapped_column(BigInteger)
     recipients: Mapped[int | None] = mapped_column(BigInteger)
+    rate: Mapped[float | None] = mapped_column(Float)
+    rate_low: Mapped[float | None] = mapped_column(Float)
+    rate_high: Mapped[float | None] = mapped_column(Float)
     etl_run_id: Mapped[int] = mapped_column(Integer)
 
 
