@@ -117,10 +117,14 @@ def _published_years_before_cases(data: CaseData, periods: np.ndarray) -> list[p
     e = data.eligible
     published = _published_programmes(data)
     has_years = e["programme"].isin(published)
-    years = sorted(set(e.loc[has_years, "year"].astype(int)) - {int(str(p)[:4]) for p in periods})
+    if not has_years.any():
+        return []
     last = int(str(data.as_of_date)[:4])
+    first = int(e.loc[has_years, "year"].min())
+    # Every year from the first published one, gaps included: a missing year is shown.
+    years = sorted(set(range(first, last + 1)) - {int(str(p)[:4]) for p in periods})
     frames = []
-    for year in (y for y in years if y <= last):
+    for year in years:
         start = np.datetime64(f"{year:04d}-01-01", "D")
         for dim in ("", *uptake_dims(data)):
             frames.append(_cells(data, "year", start, year, dim, data.cases.iloc[:0], sorted(published), False))
@@ -206,11 +210,19 @@ def _cells(
     idx = table.index.union(recip.index).union(table_recipients.index)
     if dim == "service":
         idx = idx.intersection(pd.Index(used))
+    if dim == "" and used:
+        # The whole population always has a cell: a year the publisher left out (DWP's FYE
+        # 2021) shows as missing with its note, not as a silent gap in the series.
+        idx = idx.union(pd.Index([""]))
     if len(idx) == 0:
         return pd.DataFrame()
     eligible = table["eligible"].reindex(idx).to_numpy(dtype=float)
     eligible[eligible <= 0] = np.nan
-    recipients = recip.reindex(idx).fillna(0).to_numpy(dtype=float) + table_recipients.reindex(idx).fillna(0).to_numpy()
+    # Counted from cases, a slice without grants has 0 recipients; from a table, a slice it
+    # does not give has an unknown number (null), never 0.
+    counted_part = recip.reindex(idx).fillna(0) if counted else pd.Series(np.nan, index=idx)
+    parts = pd.concat([counted_part, table_recipients.reindex(idx)], axis=1)
+    recipients = parts.sum(axis=1, min_count=1).to_numpy(dtype=float)
     out = pd.DataFrame(
         {
             "grain": grain,
