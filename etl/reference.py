@@ -163,7 +163,8 @@ def _eligible_from_non_recipients(out: pd.DataFrame, reasons: Reasons) -> None:
 def _rate(field: str, text: pd.Series, unit: str, reasons: Reasons) -> pd.Series:
     value = pd.to_numeric(text.where(text != ""), errors="coerce")
     if unit == "percent":
-        value = value / 100
+        # 78.6 / 100 is 0.78599999... in binary: keep the published digits.
+        value = (value / 100).round(12)
     bad = (value.isna() & (text != "")) | (value < 0) | (value > 1)
     expected = "a percentage from 0 to 100" if unit == "percent" else "a fraction from 0 to 1"
     reasons.add(bad, f"{field}: expected {expected}, got " + quoted(text))

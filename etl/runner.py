@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from etl.csv_source import read_csv, sha256
 from etl.errors import TerminalError, UnknownJob
@@ -161,11 +161,13 @@ def _load_reference(
     # (a table by family type leaves the same programme's table by entitlement alone).
     scope = [c for c in ("year", "programme", "attribute") if c in rows]
     covered = rows[scope].drop_duplicates().to_dict("records")
+    key = [c for c in ("year", "programme", "region", "attribute", "group_value") if c in rows]
+    fields = [c for c in rows.columns if c not in key and c != "parts"]
     with engine.begin() as conn:
-        before = 0
+        before = []
         for part in covered:
             match = [getattr(model, c) == v for c, v in part.items()]
-            before += conn.execute(select(func.count()).select_from(model).where(*match)).scalar_one()
+            before.append(pd.read_sql(select(*(getattr(model, c) for c in key + fields)).where(*match), conn))
             conn.execute(delete(model).where(*match))
         records = _records(rows.drop(columns="parts").assign(etl_run_id=run_id))
         for i in range(0, len(records), CHUNK):
@@ -173,8 +175,21 @@ def _load_reference(
         _quarantine(conn, quarantined, job, run_id)
     # A crosswalk sums several source rows into one stored row: each of them was loaded.
     loaded = int(rows["parts"].sum())
-    new = max(len(records) - before, 0)
-    return len(raw), loaded, new, len(records) - new, len(quarantined)
+    new, changed = _compare(rows[key + fields], pd.concat(before, ignore_index=True) if before else None, key)
+    return len(raw), loaded, new, changed, len(quarantined)
+
+
+def _compare(now: pd.DataFrame, before: pd.DataFrame | None, key: list[str]) -> tuple[int, int]:
+    """Stored rows that are new, and that existed with other figures (a revised table)."""
+    if before is None or before.empty:
+        return len(now), 0
+    merged = now.merge(before, on=key, how="left", suffixes=("", "_before"), indicator=True)
+    is_new = merged["_merge"] == "left_only"
+    differs = pd.Series(False, index=merged.index)
+    for col in (c for c in now.columns if c not in key):
+        a, b = merged[col].astype(float), merged[f"{col}_before"].astype(float)
+        differs |= ~((a == b) | (a.isna() & b.isna()))
+    return int(is_new.sum()), int((differs & ~is_new).sum())
 
 
 def _quarantine(conn: Connection, q: pd.DataFrame, job: str, run_id: int) -> None:
