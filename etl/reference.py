@@ -115,7 +115,7 @@ def map_reference(raw: pd.DataFrame, src: ReferenceCsvSource, settings: Settings
             out[field] = _rate(field, text[field], src.rate_unit, reasons)
     if "rate" in out:
         reasons.add(
-            out["rate"].isna() & (out["eligible"].isna() if "eligible" in out else True),
+            (text["rate"] == "") & (out["eligible"].isna() if "eligible" in out else True),
             "rate: expected a published rate or a count of eligible people",
         )
     for low, mid, high in (("eligible_low", "eligible", "eligible_high"), ("rate_low", "rate", "rate_high")):

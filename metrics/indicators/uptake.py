@@ -204,6 +204,11 @@ def _cells(
         else pd.Series(dtype=float)
     )
     recip = pd.Series(dtype=float)
+    if dim != "service":
+        # People granted a programme whose eligible people are unknown this year have no
+        # place in a take-up rate shared with other programmes: they would inflate it.
+        known = set(e.loc[(e["year"] == year) & e["eligible"].notna(), "programme"])
+        counted = [p for p in counted if p in known]
     if counted:
         win = win[win["service"].isin(counted)]
         recip = pd.Series({"": win["person"].nunique()}) if dim == "" else win.groupby(dim)["person"].nunique()
@@ -234,6 +239,8 @@ def _cells(
             "incomplete": incomplete and bool(counted),
         }
     )
+    if dim == "service":  # a published programme's own figure does not wait for case history
+        out["incomplete"] &= out["dim_value"].isin(counted)
     for col in ("eligible_low", "eligible_high", *RATES):
         out[col] = table[col].reindex(idx).to_numpy(dtype=float)
     # A rate stands only for its own row: summed with counted programmes it would mislead.
