@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8050
 CASES  ?= 200000
 
-.PHONY: demo test install install-test browser lint clean
+.PHONY: demo test install install-test browser postgres lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,19 @@ browser:
 		echo "browser tests need chromium and chromedriver: sudo apt-get install chromium chromium-driver" >&2; exit 1; \
 	fi
 
-test: install-test browser
+# PostgreSQL tests start their own throwaway server from the machine's binaries.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing postgresql (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL tests need the server binaries: sudo apt-get install postgresql" >&2; exit 1; \
+	fi
+
+test: install-test browser postgres
 	$(BIN)/ruff check dashboard metrics etl tests
-	$(BIN)/pytest --headless -q
+	CIVIC_METRICS_REQUIRE_POSTGRES=1 $(BIN)/pytest --headless -q
 
 lint: install-test
 	$(BIN)/ruff check dashboard metrics etl tests
