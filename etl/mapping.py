@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from metrics.config import OUTCOMES, CasesCsvSource, Settings
+from metrics.config import OUTCOMES, CaseMapping, Settings
 
 NOT_STATED = "Not stated"
 TIMESTAMP_FIELDS = ("opened_at", "first_response_at", "closed_at", "due_at")
@@ -44,7 +44,7 @@ class Reasons:
         return self.text != ""
 
 
-def map_cases(raw: pd.DataFrame, job: str, src: CasesCsvSource, settings: Settings) -> Mapped:
+def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings) -> Mapped:
     reasons = Reasons(raw.index)
     out = pd.DataFrame(index=raw.index)
 
@@ -167,7 +167,7 @@ def parse_local_times(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Ser
     return utc, present & utc.isna()
 
 
-def _map_values(field: str, text: pd.Series, src: CasesCsvSource, reasons: Reasons) -> pd.Series:
+def _map_values(field: str, text: pd.Series, src: CaseMapping, reasons: Reasons) -> pd.Series:
     mapping = src.values.get(field)
     if mapping is None:
         return text
@@ -178,7 +178,7 @@ def _map_values(field: str, text: pd.Series, src: CasesCsvSource, reasons: Reaso
     return mapped.fillna("").astype(object)
 
 
-def _check_allowed(out: pd.DataFrame, src: CasesCsvSource, settings: Settings, reasons: Reasons) -> None:
+def _check_allowed(out: pd.DataFrame, src: CaseMapping, settings: Settings, reasons: Reasons) -> None:
     if src.strict_services:
         unknown = ~out["service"].isin(list(settings.services)) & (out["service"] != "")
         reasons.add(unknown, "service: " + quoted(out["service"]) + " is not a configured service")

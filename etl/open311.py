@@ -378,6 +378,11 @@ def _requests_url(endpoint: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/requests.json", fragment=""))
 
 
+def redact(url: str) -> str:
+    """An endpoint as it may be shown in logs: secret parameters (api_key...) masked."""
+    return _redact(url, {})
+
+
 def _redact(url: str, params: dict[str, str]) -> str:
     """The URL with its parameters (the endpoint's own and ours), secret ones masked."""
     parts = urllib.parse.urlsplit(url)

@@ -1,33 +1,40 @@
-"""Running an ETL job: extract, map, validate, load, record; all or nothing.
+"""Running an ETL job: extract, map, validate, load, record; batch by batch, all or nothing.
 
-The whole load of a file happens in one transaction, so a failure or a crash leaves the
-store exactly as it was. The run itself is recorded before and after, in transactions of
-its own, so a failed run is still listed with its error.
+A source yields batches (etl.batches): a file, a page window of an API, a slice of a CRM
+table. Each batch loads in one transaction together with the source's new state (its
+high-water mark, or the file's name and checksum), so a failure or a crash at any moment
+leaves the store at a batch boundary, and the next run goes on from there without loading
+anything twice. The run itself is recorded before and after, in transactions of its own,
+so a failed run is still listed with its error; a run left 'running' by a killed process
+is marked 'interrupted' when the job runs next.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from etl.csv_source import read_csv, sha256
+from etl.batches import Batch
 from etl.errors import TerminalError, UnknownJob
+from etl.files import file_batches
 from etl.mapping import map_cases
 from etl.reference import map_reference
-from etl.tables import read_reference_table
-from metrics.config import CasesCsvSource, ReferenceCsvSource, Settings
+from metrics.config import CaseMapping, CasesCsvSource, ReferenceCsvSource, Settings
 from metrics.store.models import (
     Case,
     CaseGroup,
     EligiblePopulation,
     EtlRun,
+    LoadedFile,
     Population,
     QuarantinedRow,
+    SourceState,
 )
 
 Progress = Callable[[str], None]
@@ -36,60 +43,80 @@ CHUNK = 20_000
 IN_CHUNK = 900
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunSummary:
     run_id: int
     job: str
-    rows_read: int
-    rows_loaded: int
-    rows_new: int
-    rows_changed: int
-    rows_quarantined: int
-    seconds: float
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_new: int = 0
+    rows_changed: int = 0
+    rows_quarantined: int = 0
+    seconds: float = 0.0
+    batches: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    sha256s: list[str | None] = field(default_factory=list)
+
+    def add(self, counts: tuple[int, int, int, int, int]) -> None:
+        read, loaded, new, changed, quarantined = counts
+        if read != loaded + quarantined:  # the promise of every batch; never expected to fail
+            raise TerminalError(f"{self.job}: rows read {read} != loaded {loaded} + quarantined {quarantined}")
+        self.rows_read += read
+        self.rows_loaded += loaded
+        self.rows_new += new
+        self.rows_changed += changed
+        self.rows_quarantined += quarantined
 
     def line(self) -> str:
-        return (
+        text = (
             f"{self.job}: read {self.rows_read:,} = loaded {self.rows_loaded:,} "
             f"(new {self.rows_new:,}, changed {self.rows_changed:,}, unchanged "
             f"{self.rows_loaded - self.rows_new - self.rows_changed:,}) + quarantined "
             f"{self.rows_quarantined:,} in {self.seconds:.1f} s"
         )
+        if self.skipped:
+            text += f"; {len(self.skipped)} file(s) already loaded, skipped"
+        return text
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def run_job(settings: Settings, engine: Engine, job: str, progress: Progress | None = None) -> RunSummary:
+def run_job(
+    settings: Settings, engine: Engine, job: str, progress: Progress | None = None, reload: bool = False
+) -> RunSummary:
+    """Load every batch the source has that is not loaded yet. `reload` loads files again
+    even where the same name and checksum were loaded before."""
     say = progress or (lambda _msg: None)
     if job not in settings.etl.sources:
         raise UnknownJob(f"no ETL source named {job!r}; config.yaml defines {sorted(settings.etl.sources)}")
     src = settings.etl.sources[job]
-    path = settings.resolve(src.path)
     started = time.perf_counter()
     with engine.begin() as conn:
+        # This job cannot be running now (the worker holds a lease per job; the CLI runs in
+        # the foreground): a 'running' record of it is a process that was killed.
+        conn.execute(
+            update(EtlRun)
+            .where(EtlRun.job == job, EtlRun.status == "running")
+            .values(status="interrupted", error="the process stopped before the run ended; loaded batches are kept")
+        )
         run_id = conn.execute(
             insert(EtlRun).values(
-                job=job,
-                kind=src.kind,
-                started_at=now(),
-                status="running",
-                file=str(path),
+                job=job, kind=src.kind, started_at=now(), status="running", file=describe(settings, src)
             )
         ).inserted_primary_key[0]
+    summary = RunSummary(run_id, job)
     try:
-        say(f"{job}: reading {path}")
-        if isinstance(src, CasesCsvSource):
-            needed = dict(src.columns) | {f"group {a}": c for a, c in src.groups.items()}
-            raw = read_csv(path, src.encoding, src.delimiter, needed)
-            say(f"{job}: mapping and validating {len(raw):,} rows")
-            counts = _load_cases(settings, engine, job, src, raw, run_id, say)
-        else:
-            raw = read_reference_table(path, src)
-            counts = _load_reference(settings, engine, job, src, raw, run_id)
-        read, loaded, new, changed, quarantined = counts
-        if read != loaded + quarantined:  # the promise of every run; never expected to fail
-            raise TerminalError(f"{job}: rows read {read} != loaded {loaded} + quarantined {quarantined}")
+        for batch in batches(settings, engine, job, src, say, reload, summary):
+            say(f"{job}: {batch.label}: mapping and validating {len(batch.rows):,} rows")
+            if isinstance(src, CaseMapping):
+                counts = _load_cases(settings, engine, job, src, batch, run_id, say)
+            else:
+                counts = _load_reference(settings, engine, job, src, batch, run_id)
+            summary.add(counts)
+            summary.batches.append(batch.label)
+            summary.sha256s.append(batch.sha256)
         with engine.begin() as conn:
             conn.execute(
                 update(EtlRun)
@@ -97,12 +124,13 @@ def run_job(settings: Settings, engine: Engine, job: str, progress: Progress | N
                 .values(
                     status="succeeded",
                     finished_at=now(),
-                    file_sha256=sha256(path),
-                    rows_read=read,
-                    rows_loaded=loaded,
-                    rows_new=new,
-                    rows_changed=changed,
-                    rows_quarantined=quarantined,
+                    # One file read: its checksum; several files are listed in loaded_files.
+                    file_sha256=summary.sha256s[0] if len(summary.sha256s) == 1 else None,
+                    rows_read=summary.rows_read,
+                    rows_loaded=summary.rows_loaded,
+                    rows_new=summary.rows_new,
+                    rows_changed=summary.rows_changed,
+                    rows_quarantined=summary.rows_quarantined,
                 )
             )
     except Exception as exc:
@@ -113,16 +141,77 @@ def run_job(settings: Settings, engine: Engine, job: str, progress: Progress | N
                 .values(
                     status="failed",
                     finished_at=now(),
+                    rows_read=summary.rows_read,
+                    rows_loaded=summary.rows_loaded,
+                    rows_new=summary.rows_new,
+                    rows_changed=summary.rows_changed,
+                    rows_quarantined=summary.rows_quarantined,
                     error=f"{type(exc).__name__}: {exc}",
                 )
             )
         raise
-    return RunSummary(run_id, job, read, loaded, new, changed, quarantined, time.perf_counter() - started)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def describe(settings: Settings, src: object) -> str:
+    """Where a source reads from, for the run log (never with a password)."""
+    if hasattr(src, "path"):
+        return str(settings.resolve(src.path))  # type: ignore[attr-defined]
+    if hasattr(src, "endpoint"):
+        from etl.open311 import redact
+
+        return redact(src.endpoint)  # type: ignore[attr-defined]
+    from sqlalchemy.engine import make_url
+
+    return make_url(src.url).render_as_string(hide_password=True)  # type: ignore[attr-defined]
+
+
+def batches(
+    settings: Settings, engine: Engine, job: str, src: object, say: Progress, reload: bool, summary: RunSummary
+) -> Iterator[Batch]:
+    state = stored_state(engine, job)
+    if isinstance(src, CasesCsvSource | ReferenceCsvSource):
+        loaded = set() if reload else loaded_files(engine, job)
+        yield from file_batches(settings, src, loaded, say, summary.skipped)
+        return
+    from etl.sources import remote_batches
+
+    yield from remote_batches(settings, job, src, state, say)
+
+
+def stored_state(engine: Engine, job: str) -> dict:
+    with engine.connect() as conn:
+        text = conn.execute(select(SourceState.state).where(SourceState.job == job)).scalar()
+    return json.loads(text) if text else {}
+
+
+def loaded_files(engine: Engine, job: str) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(LoadedFile.name, LoadedFile.sha256).where(LoadedFile.job == job)).all()
+    return {(r.name, r.sha256) for r in rows}
+
+
+def _commit_position(conn: Connection, job: str, batch: Batch, run_id: int, rows: int) -> None:
+    """The source's position moves in the same transaction as the batch's rows."""
+    if batch.sha256 is not None:
+        conn.execute(delete(LoadedFile).where(LoadedFile.job == job, LoadedFile.name == batch.label))
+        conn.execute(
+            insert(LoadedFile).values(
+                job=job, name=batch.label, sha256=batch.sha256, etl_run_id=run_id, loaded_at=now(), rows=rows
+            )
+        )
+    if batch.state:
+        conn.execute(delete(SourceState).where(SourceState.job == job))
+        conn.execute(
+            insert(SourceState).values(job=job, state=json.dumps(batch.state), etl_run_id=run_id, updated_at=now())
+        )
 
 
 def _load_cases(
-    settings: Settings, engine: Engine, job: str, src: CasesCsvSource, raw: pd.DataFrame, run_id: int, say: Progress
+    settings: Settings, engine: Engine, job: str, src: CaseMapping, batch: Batch, run_id: int, say: Progress
 ) -> tuple[int, int, int, int, int]:
+    raw = batch.rows
     mapped = map_cases(raw, job, src, settings)
     cases = mapped.cases
     with engine.begin() as conn:
@@ -143,18 +232,20 @@ def _load_cases(
         group_rows = _records(groups)
         total = len(rows) + len(group_rows)
         done = 0
-        for table, batch in ((Case, rows), (CaseGroup, group_rows)):
-            for i in range(0, len(batch), CHUNK):
-                conn.execute(insert(table), batch[i : i + CHUNK])
-                done += len(batch[i : i + CHUNK])
+        for table, records in ((Case, rows), (CaseGroup, group_rows)):
+            for i in range(0, len(records), CHUNK):
+                conn.execute(insert(table), records[i : i + CHUNK])
+                done += len(records[i : i + CHUNK])
                 say(f"{job}: writing {done:,}/{total:,} rows ({done * 100 // max(total, 1)}%)")
-        _quarantine(conn, mapped.quarantined, job, run_id)
+        _quarantine(conn, mapped.quarantined, job, run_id, batch.label)
+        _commit_position(conn, job, batch, run_id, len(raw))
     return len(raw), len(cases), int(is_new.sum()), int(changed.sum()), len(mapped.quarantined)
 
 
 def _load_reference(
-    settings: Settings, engine: Engine, job: str, src: ReferenceCsvSource, raw: pd.DataFrame, run_id: int
+    settings: Settings, engine: Engine, job: str, src: ReferenceCsvSource, batch: Batch, run_id: int
 ) -> tuple[int, int, int, int, int]:
+    raw = batch.rows
     rows, quarantined = map_reference(raw, src, settings)
     model = Population if src.kind == "population_csv" else EligiblePopulation
     # A newly published table replaces what it covers: its years, programmes and breakdowns
@@ -172,7 +263,8 @@ def _load_reference(
         records = _records(rows.drop(columns="parts").assign(etl_run_id=run_id))
         for i in range(0, len(records), CHUNK):
             conn.execute(insert(model), records[i : i + CHUNK])
-        _quarantine(conn, quarantined, job, run_id)
+        _quarantine(conn, quarantined, job, run_id, batch.label)
+        _commit_position(conn, job, batch, run_id, len(raw))
     # A crosswalk sums several source rows into one stored row: each of them was loaded.
     loaded = int(rows["parts"].sum())
     new, changed = _compare(rows[key + fields], pd.concat(before, ignore_index=True) if before else None, key)
@@ -192,13 +284,13 @@ def _compare(now: pd.DataFrame, before: pd.DataFrame | None, key: list[str]) -> 
     return int(is_new.sum()), int((differs & ~is_new).sum())
 
 
-def _quarantine(conn: Connection, q: pd.DataFrame, job: str, run_id: int) -> None:
+def _quarantine(conn: Connection, q: pd.DataFrame, job: str, run_id: int, batch: str) -> None:
     if q.empty:
         return
     conn.execute(
         insert(QuarantinedRow),
         [
-            {"etl_run_id": run_id, "job": job, "row_number": int(r), "reason": reason, "raw": raw}
+            {"etl_run_id": run_id, "job": job, "row_number": int(r), "reason": reason, "raw": raw, "batch": batch}
             for r, reason, raw in zip(q["_row"], q["reason"], q["raw"], strict=True)
         ],
     )
@@ -210,16 +302,24 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def run_jobs(
-    settings: Settings, engine: Engine, jobs: list[str] | None, progress: Progress | None = None
+    settings: Settings,
+    engine: Engine,
+    jobs: list[str] | None,
+    progress: Progress | None = None,
+    reload: bool = False,
 ) -> list[RunSummary]:
     """Run the named jobs, or every source, reference tables first."""
-    names = jobs or sorted(settings.etl.sources, key=lambda n: settings.etl.sources[n].kind == "cases_csv")
-    return [run_job(settings, engine, name, progress) for name in names]
+    sources = settings.etl.sources
+    names = jobs or sorted(sources, key=lambda n: isinstance(sources[n], CaseMapping))
+    return [run_job(settings, engine, name, progress, reload) for name in names]
 
 
 def forget_source(engine: Engine, job: str) -> int:
-    """Delete every case a source loaded (the demo starts afresh); returns how many."""
+    """Delete every case a source loaded and what it remembers of its position (the demo
+    starts afresh); returns how many cases."""
     keys = select(Case.case_key).where(Case.source == job)
     with engine.begin() as conn:
         conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(keys)))
+        conn.execute(delete(LoadedFile).where(LoadedFile.job == job))
+        conn.execute(delete(SourceState).where(SourceState.job == job))
         return conn.execute(delete(Case).where(Case.source == job)).rowcount

@@ -37,7 +37,7 @@ def read_reference_table(path: Path, src: ReferenceCsvSource) -> pd.DataFrame:
     the mapping names but the table lacks is a terminal error naming the file."""
     if path.suffix.lower() in SPREADSHEETS:
         grid = read_sheet(path, src.sheet)
-        raw = report_blocks(grid, src.blocks, src.sheet or "") if src.blocks else _as_table(grid)
+        raw = report_blocks(grid, src.blocks, src.sheet or "") if src.blocks else as_table(grid)
     else:
         if src.blocks:
             raise TerminalError(f"{path}: `blocks` needs a spreadsheet (.xlsx or .ods)")
@@ -73,7 +73,7 @@ def read_sheet(path: Path, sheet: str | None) -> pd.DataFrame:
     return grid.apply(lambda col: col.str.strip())
 
 
-def _as_table(grid: pd.DataFrame) -> pd.DataFrame:
+def as_table(grid: pd.DataFrame) -> pd.DataFrame:
     """A plain sheet: first row the header, the rest data, as read_csv would give it."""
     header = [str(c) for c in grid.iloc[0]]
     df = grid.iloc[1:].copy()

@@ -145,18 +145,26 @@ def etl() -> None:
 @click.option(
     "--job", "jobs", multiple=True, help="Source name from config.yaml etl.sources (repeatable; default: all)."
 )
+@click.option(
+    "--reload", is_flag=True, help="Load files again even where the same name and content were loaded before."
+)
 @pass_ctx
-def etl_run(obj: Ctx, jobs: tuple[str, ...]) -> None:
-    """Extract, map, validate and load; bad rows go to quarantine with their reasons."""
+def etl_run(obj: Ctx, jobs: tuple[str, ...], reload: bool) -> None:
+    """Extract, map, validate and load; bad rows go to quarantine with their reasons.
+
+    Each file, page window or database batch loads in one transaction with the source's
+    position, so a failed run keeps what it loaded and the next run goes on from there."""
     from etl.errors import EtlError
     from etl.runner import run_jobs
 
     engine = obj.engine()
     try:
-        summaries = run_jobs(obj.settings, engine, list(jobs) or None, progress)
+        summaries = run_jobs(obj.settings, engine, list(jobs) or None, progress, reload)
     except EtlError as exc:
         kind = "transient (retrying later may succeed)" if exc.transient else "terminal (fix and run again)"
-        raise click.ClickException(f"{exc}\nnothing was loaded from this source; error is {kind}") from None
+        raise click.ClickException(
+            f"{exc}\nthe batch being loaded was not loaded (earlier batches are kept); error is {kind}"
+        ) from None
     for s in summaries:
         click.echo(s.line())
 

@@ -151,19 +151,21 @@ class CsvSourceBase(Frozen):
     values: dict[str, dict[str, str]] = {}
 
 
-class CasesCsvSource(CsvSourceBase):
-    kind: Literal["cases_csv"]
+class CaseMapping(Frozen):
+    """How a source's rows become cases; the same for files, databases and APIs."""
+
     timezone: str | None = None
     datetime_format: str | None = None
     strict_services: bool = True
     strict_regions: bool = False
     columns: dict[str, str]
     groups: dict[str, str] = {}
-    # Fixed values for canonical fields the file does not carry (e.g. channel: unknown).
+    # Fixed values for canonical fields the source does not carry (e.g. channel: unknown).
     constants: dict[str, str] = {}
+    values: dict[str, dict[str, str]] = {}
 
     @model_validator(mode="after")
-    def _columns_known(self) -> CasesCsvSource:
+    def _columns_known(self) -> CaseMapping:
         problems = []
         unknown = sorted(set(self.columns) - set(CASE_FIELDS))
         if unknown:
@@ -174,6 +176,54 @@ class CasesCsvSource(CsvSourceBase):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+class CasesCsvSource(CaseMapping):
+    kind: Literal["cases_csv"]
+    # A file, a folder (every .csv and .xlsx in it) or a glob pattern (exports/*.csv);
+    # each file is loaded once, remembered by name and checksum.
+    path: str
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    sheet: str | None = None  # for .xlsx files: the sheet (default: the first)
+
+
+class CasesSqlSource(CaseMapping):
+    """A CRM database, read incrementally on its last-modified column."""
+
+    kind: Literal["cases_sql"]
+    # A SQLAlchemy URL without a password; the password comes from `password_env`.
+    url: str
+    password_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    updated_at: str
+    key: str
+    batch_size: Annotated[int, Field(ge=1)] = 50_000
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> CasesSqlSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give either table or query")
+        return self
+
+
+class CasesOpen311Source(CaseMapping):
+    """A public Open311 GeoReport v2 endpoint (requests.json), read in date windows."""
+
+    kind: Literal["cases_open311"]
+    endpoint: str
+    start: dt.date
+    window_days: Annotated[int, Field(ge=1)] = 7
+    lookback_days: Annotated[int, Field(ge=0)] = 30
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    jurisdiction_id: str | None = None
+    service_codes: tuple[str, ...] = ()
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30
+    retries: Annotated[int, Field(ge=0)] = 3
+
+
+CASE_SOURCE_KINDS = ("cases_csv", "cases_sql", "cases_open311")
 
 
 class SheetBlocks(Frozen):
@@ -248,7 +298,9 @@ class ReferenceCsvSource(CsvSourceBase):
         return self
 
 
-Source = Annotated[CasesCsvSource | ReferenceCsvSource, Field(discriminator="kind")]
+Source = Annotated[
+    CasesCsvSource | CasesSqlSource | CasesOpen311Source | ReferenceCsvSource, Field(discriminator="kind")
+]
 
 
 class EtlSettings(Frozen):
@@ -372,14 +424,20 @@ def raw_checks(raw: dict[str, Any]) -> Iterator[Problem]:
         except Exception as exc:  # the package raises plain exceptions for bad subdivisions
             yield ("calendar", "holiday_subdivision"), str(exc)
     store = raw.get("store")
-    url = store.get("url") if isinstance(store, dict) else None
-    userinfo = url.split("://", 1)[1].rpartition("@")[0] if isinstance(url, str) and "://" in url else ""
-    if ":" in userinfo:
+    if _has_password(store.get("url") if isinstance(store, dict) else None):
         yield (
             ("store", "url"),
             "contains a password; put it in the environment variable CIVIC_METRICS_DB_PASSWORD "
             "instead, never in the file",
         )
+    etl = raw.get("etl")
+    sources = etl.get("sources") if isinstance(etl, dict) else None
+    for name, src in sources.items() if isinstance(sources, dict) else ():
+        if isinstance(src, dict) and _has_password(src.get("url")):
+            yield (
+                ("etl", "sources", name, "url"),
+                "contains a password; name an environment variable in password_env instead, never in the file",
+            )
     from metrics.catalogue import CATALOGUE
 
     known = sorted(CATALOGUE)
@@ -392,6 +450,11 @@ def raw_checks(raw: dict[str, Any]) -> Iterator[Problem]:
     for i, metric in enumerate(headline if isinstance(headline, list) else ()):
         if metric not in CATALOGUE:
             yield ("dashboard", "headline", i), f"unknown indicator {metric!r}; expected one of {known}"
+
+
+def _has_password(url: object) -> bool:
+    userinfo = url.split("://", 1)[1].rpartition("@")[0] if isinstance(url, str) and "://" in url else ""
+    return ":" in userinfo
 
 
 def cross_check(s: Settings) -> Iterator[Problem]:
@@ -413,7 +476,7 @@ def cross_check(s: Settings) -> Iterator[Problem]:
             except ValueError as exc:
                 yield ("targets", metric), str(exc)
     for name, src in s.etl.sources.items():
-        if src.kind != "cases_csv":
+        if not isinstance(src, CaseMapping):
             continue
         for attr in src.groups:
             if attr not in s.groups:
@@ -459,7 +522,7 @@ def _describe(err: Mapping[str, Any], path: Path, lines: dict[tuple, int]) -> st
 
 
 # Pydantic adds the discriminator tag to locations of tagged unions; users never wrote it.
-_DISCRIMINATED = {"cases_csv", "population_csv", "eligible_csv"}
+_DISCRIMINATED = {*CASE_SOURCE_KINDS, "population_csv", "eligible_csv"}
 
 
 def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:

@@ -179,6 +179,65 @@ class QuarantinedRow(Base):
     row_number: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)  # the source row as JSON, exactly as read
+    # Which batch of the run the row came from (a file's name, an API window): row numbers
+    # count within it.
+    batch: Mapped[str | None] = mapped_column(String(500))
+
+
+class SourceState(Base):
+    """Where each source stands: its high-water mark, committed with the batch that moved it."""
+
+    __tablename__ = "source_state"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)  # JSON
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LoadedFile(Base):
+    """Files a source has loaded, by name and checksum: each is loaded once; a file whose
+    content changed under the same name is loaded again (its cases upserted)."""
+
+    __tablename__ = "loaded_files"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rows: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkerLock(Base):
+    """A lease that one worker holds on a job, so a second worker started by mistake does
+    not run the same job at the same time; a lease not renewed expires (a killed worker)."""
+
+    __tablename__ = "worker_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class JobRun(Base):
+    """What the scheduler did with each firing of a job: ran it (and how it ended), found
+    it missed, or skipped it because another worker held the job."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(100), index=True)
+    scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # running, succeeded, failed, missed, skipped
+    status: Mapped[str] = mapped_column(String(20))
+    worker: Mapped[str] = mapped_column(String(200))
+    transient: Mapped[bool | None] = mapped_column(Boolean)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class RefreshRun(Base):

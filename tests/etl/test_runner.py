@@ -89,7 +89,11 @@ def test_load_quarantines_bad_rows_and_balances(setup: Path) -> None:
 
 def test_running_the_same_file_twice_loads_nothing_twice(setup: Path) -> None:
     run(setup, "etl", "run")
+    # The same file (name and checksum) is not read again at all.
     result = run(setup, "etl", "run")
+    assert "read 0 = loaded 0" in result.output and "1 file(s) already loaded, skipped" in result.output
+    # Forced to read it again, it matches every case already there.
+    result = run(setup, "etl", "run", "--reload")
     assert "loaded 2 (new 0, changed 0, unchanged 2)" in result.output
     assert counts(setup)["cases"] == 2 and counts(setup)["groups"] == 2
 

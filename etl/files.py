@@ -1,0 +1,74 @@
+"""File sources: a file, a folder or a glob of files, each loaded once.
+
+A ministry's exports land in a folder night after night. Every matching file is a batch;
+a file already loaded under the same name with the same content (SHA-256) is skipped, and
+a file whose content changed under the same name (a corrected export) is loaded again, its
+cases upserted. Files load in name order, so dated names (cases-2024-05-01.csv) load in
+date order.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from etl.batches import Batch
+from etl.csv_source import read_csv, sha256
+from etl.errors import ColumnsMissing, SourceMissing
+from etl.tables import SPREADSHEETS, as_table, read_reference_table, read_sheet
+from metrics.config import CasesCsvSource, ReferenceCsvSource, Settings
+
+FILE_SUFFIXES = (".csv", ".txt", ".tsv", *SPREADSHEETS)
+
+
+def expand(settings: Settings, pattern: str) -> list[Path]:
+    """The files a source's `path` names: the file, every data file in a folder, or the
+    matches of a glob pattern; sorted by name."""
+    path = settings.resolve(pattern)
+    if any(ch in pattern for ch in "*?["):
+        found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        if not found:
+            raise SourceMissing(f"{path}: no file matches")
+        return found
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
+        if not found:
+            raise SourceMissing(f"{path}: folder holds no {', '.join(FILE_SUFFIXES)} file")
+        return found
+    if not path.exists():
+        raise SourceMissing(f"{path}: file not found")
+    return [path]
+
+
+def file_batches(
+    settings: Settings,
+    src: CasesCsvSource | ReferenceCsvSource,
+    loaded: set[tuple[str, str]],
+    say: object,
+    skipped: list[str],
+) -> Iterator[Batch]:
+    for path in expand(settings, src.path):
+        checksum = sha256(path)
+        if (str(path), checksum) in loaded:
+            skipped.append(str(path))
+            continue
+        say(f"reading {path}")  # type: ignore[operator]
+        reader = read_reference_table if isinstance(src, ReferenceCsvSource) else read_cases_file
+        yield Batch(label=str(path), rows=reader(path, src), sha256=checksum)  # type: ignore[arg-type]
+
+
+def read_cases_file(path: Path, src: CasesCsvSource) -> pd.DataFrame:
+    needed = dict(src.columns) | {f"group {a}": c for a, c in src.groups.items()}
+    if path.suffix.lower() not in SPREADSHEETS:
+        return read_csv(path, src.encoding, src.delimiter, needed)
+    raw = as_table(read_sheet(path, src.sheet))
+    missing = {field: col for field, col in needed.items() if col not in raw.columns}
+    if missing:
+        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
+        raise ColumnsMissing(f"{path}: column(s) {lines} not found; the sheet has: {', '.join(map(repr, raw.columns))}")
+    raw = raw.reset_index(drop=True)
+    raw.insert(0, "_row", range(1, len(raw) + 1))
+    return raw

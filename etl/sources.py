@@ -1,0 +1,77 @@
+"""Sources beyond files: a CRM database and an Open311 endpoint, from their config.
+
+Secrets never come from config.yaml: a database password comes from the environment
+variable the source names in `password_env`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from etl.batches import Batch
+from etl.errors import ColumnsMissing, TerminalError
+from metrics.config import CaseMapping, CasesOpen311Source, CasesSqlSource, Settings
+
+
+def remote_batches(
+    settings: Settings, job: str, src: object, state: dict[str, Any], say: Callable[[str], None]
+) -> Iterator[Batch]:
+    if isinstance(src, CasesSqlSource):
+        from etl.sql_source import sql_batches
+
+        say(f"{job}: reading {make_url(src.url).render_as_string(hide_password=True)}")
+        found = sql_batches(
+            database_url(src),
+            state,
+            table=src.table,
+            query=src.query,
+            updated_at=src.updated_at,
+            key=src.key,
+            batch_size=src.batch_size,
+        )
+    elif isinstance(src, CasesOpen311Source):
+        from etl.open311 import redact, request_batches
+
+        say(f"{job}: reading {redact(src.endpoint)}")
+        found = request_batches(
+            src.endpoint,
+            state,
+            start=dt.datetime.combine(src.start, dt.time(), tzinfo=settings.tz),
+            now=dt.datetime.now(dt.UTC),
+            window=dt.timedelta(days=src.window_days),
+            lookback=dt.timedelta(days=src.lookback_days),
+            page_size=src.page_size,
+            jurisdiction_id=src.jurisdiction_id,
+            service_codes=src.service_codes,
+            timeout=src.timeout_seconds,
+            retries=src.retries,
+        )
+    else:
+        raise TerminalError(f"{job}: no reader for sources of kind {getattr(src, 'kind', '?')}")
+    for batch in found:
+        check_columns(job, src, batch)  # type: ignore[arg-type]
+        yield batch
+
+
+def database_url(src: CasesSqlSource) -> str:
+    url = make_url(src.url)
+    if src.password_env:
+        password = os.environ.get(src.password_env)
+        if password is None:
+            raise TerminalError(f"the environment variable {src.password_env} (password_env) is not set")
+        url = url.set(password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def check_columns(job: str, src: CaseMapping, batch: Batch) -> None:
+    needed = dict(src.columns) | {f"group {a}": c for a, c in src.groups.items()}
+    missing = {field: col for field, col in needed.items() if col not in batch.rows.columns}
+    if missing:
+        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
+        have = ", ".join(repr(c) for c in batch.rows.columns if c != "_row")
+        raise ColumnsMissing(f"{job}: {batch.label}: column(s) {lines} not found; the source gives: {have}")
