@@ -1,13 +1,15 @@
-"""What the ETL did: the run log and the quarantined rows, for operators and auditors."""
+"""What the ETL did: the run log, the quarantined rows and the worker's job log, for
+operators and auditors."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select, text
 
-from metrics.store.models import EtlRun, QuarantinedRow
+from metrics.store.models import EtlRun, JobRun, QuarantinedRow
 
 
 def run_log(engine: Engine, limit: int = 20, job: str | None = None) -> pd.DataFrame:
@@ -47,3 +49,29 @@ def fixable_frame(rows: pd.DataFrame) -> pd.DataFrame:
     source["quarantine_row"] = rows["row_number"].to_numpy()
     source["quarantine_reason"] = rows["reason"].to_numpy()
     return source
+
+
+def job_log(engine: Engine, limit: int = 20, job: str | None = None) -> pd.DataFrame:
+    """The worker's job runs, newest first."""
+    q = select(JobRun.__table__).order_by(JobRun.id.desc()).limit(limit)
+    if job:
+        q = q.where(JobRun.job == job)
+    with engine.connect() as conn:
+        df = pd.read_sql(q, conn)
+    for col in ("started_at", "finished_at", "scheduled_for"):
+        df[col] = pd.to_datetime(df[col])
+    df["transient"] = df["transient"].astype(object).where(df["transient"].notna(), None)
+    return df
+
+
+def next_runs(engine: Engine) -> dict[str, str]:
+    """When the worker will next run each job (from its job store; empty before it started)."""
+    if not inspect(engine).has_table("apscheduler_jobs"):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, next_run_time FROM apscheduler_jobs")).all()
+    return {
+        r.id: f"{dt.datetime.fromtimestamp(r.next_run_time, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+        for r in rows
+        if r.next_run_time is not None
+    }

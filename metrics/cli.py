@@ -435,6 +435,74 @@ def records_csv(records: list[dict]) -> str:
     return buf.getvalue().rstrip("\n")
 
 
+# --- worker -------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the scheduled jobs of config.yaml worker.jobs until stopped (SIGTERM or Ctrl-C).
+
+    Jobs and their last run times live in the store, each firing is recorded (see `worker
+    log`), and a job runs on one worker at a time even if two are started by mistake."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import logging
+
+    from etl.worker import run_worker
+    from metrics.config import config_path
+
+    obj: Ctx = ctx.find_object(Ctx)
+    obj.engine()  # the store must be set up
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    run_worker(config_path(obj.config), lambda msg: click.echo(msg, err=True))
+
+
+@worker.command("run")
+@click.argument("job")
+@pass_ctx
+def worker_run(obj: Ctx, job: str) -> None:
+    """Run one job now, as the worker would: under its lock, recorded in the job log."""
+    import logging
+
+    from etl.worker import run_scheduled
+    from metrics.config import config_path
+
+    obj.engine()
+    if job not in obj.settings.worker.jobs:
+        raise click.ClickException(f"no job {job!r}; config.yaml worker.jobs has {sorted(obj.settings.worker.jobs)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    status = run_scheduled(str(config_path(obj.config)), job)
+    click.echo(f"job {job}: {status}")
+    if status != "succeeded":
+        raise SystemExit(1)
+
+
+@worker.command("log")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to show.")
+@click.option("--job", default=None, help="Only this job's runs.")
+@pass_ctx
+def worker_log(obj: Ctx, limit: int, job: str | None) -> None:
+    """Scheduled job runs, newest first: when, outcome (succeeded, failed, missed, skipped),
+    worker, attempt, error; and each job's next run."""
+    from etl.operations import job_log, next_runs
+
+    engine = obj.engine()
+    for name, spec in obj.settings.worker.jobs.items():
+        when = next_runs(engine).get(name)
+        schedule = spec.cron or f"every {spec.every_seconds} s"
+        click.echo(f"{name}: {schedule}; next run {when or 'when the worker starts'}")
+    rows = job_log(engine, limit, job)
+    if rows.empty:
+        click.echo("no job has run yet")
+    for r in rows.itertuples():
+        kind = "" if r.transient is None else (" (transient)" if r.transient else " (terminal)")
+        error = f"  {r.error}" if isinstance(r.error, str) else ""
+        click.echo(f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.job:<16} {r.status}{kind:<12} attempt {r.attempt} "
+                   f"on {r.worker}{error}")  # fmt: skip
+
+
 # --- dashboard ----------------------------------------------------------------------------
 
 
@@ -492,3 +560,7 @@ def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -307,6 +307,44 @@ class EtlSettings(Frozen):
     sources: dict[str, Source] = {}
 
 
+class ScheduledJob(Frozen):
+    """One job of the worker: when it runs and what it does."""
+
+    # Crontab (minute hour day month weekday), e.g. "30 2 * * *" for 02:30 every night.
+    cron: str | None = None
+    # Or a fixed interval, for feeds polled often (an Open311 endpoint every 900 s).
+    every_seconds: Annotated[int, Field(ge=1)] | None = None
+    timezone: str | None = None  # default: the top-level timezone
+    steps: tuple[Literal["etl", "refresh"], ...] = ("etl", "refresh")
+    sources: tuple[str, ...] = ()  # default: every source
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> ScheduledJob:
+        if (self.cron is None) == (self.every_seconds is None):
+            raise ValueError("give either cron or every_seconds")
+        return self
+
+
+class RetrySettings(Frozen):
+    """After a transient failure (a source down, a timeout) the job is tried again, waiting
+    first_seconds, then twice as long each time up to max_seconds, at most `attempts` times."""
+
+    first_seconds: Annotated[int, Field(ge=1)] = 300
+    max_seconds: Annotated[int, Field(ge=1)] = 21_600
+    attempts: Annotated[int, Field(ge=0)] = 5
+
+
+class WorkerSettings(Frozen):
+    jobs: dict[str, ScheduledJob] = {}
+    # A run that could not start on time (the worker was down) still runs this late; later
+    # than that it is recorded as missed, and runs missed in a row are run once (coalesced).
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
+    # A worker holds a job's lock for this long and renews it while the job runs; a worker
+    # that was killed loses its locks when they expire.
+    lease_seconds: Annotated[int, Field(ge=5)] = 300
+    retry: RetrySettings = RetrySettings()
+
+
 class DashboardSettings(Frozen):
     default_language: Literal["en", "zh"] = "en"
     headline: tuple[str, ...] = ()
@@ -326,6 +364,7 @@ class Settings(Frozen):
     annotations: tuple[Annotation, ...] = ()
     metrics: MetricsSettings = MetricsSettings()
     etl: EtlSettings = EtlSettings()
+    worker: WorkerSettings = WorkerSettings()
     dashboard: DashboardSettings = DashboardSettings()
 
     # Where the file was read from: relative paths resolve against its folder.
@@ -462,6 +501,24 @@ def cross_check(s: Settings) -> Iterator[Problem]:
     from metrics.catalogue import CATALOGUE
     from metrics.targets import status
 
+    for name, job in s.worker.jobs.items():
+        for src in job.sources:
+            if src not in s.etl.sources:
+                known = sorted(s.etl.sources)
+                yield ("worker", "jobs", name, "sources"), f"unknown source {src!r}; expected one of {known}"
+        if job.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(job.cron, timezone=job.timezone or s.timezone)
+            except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+                expected = "expected minute hour day month weekday, e.g. '30 2 * * *'"
+                yield ("worker", "jobs", name, "cron"), f"{exc}; {expected}"
+        if job.timezone is not None:
+            try:
+                zoneinfo.ZoneInfo(job.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                yield ("worker", "jobs", name, "timezone"), f"unknown time zone {job.timezone!r}"
     for i, combo in enumerate(s.metrics.combinations):
         unknown = [d for d in combo if d not in s.dimensions]
         if unknown or len(combo) < 2 or len(set(combo)) != len(combo):
