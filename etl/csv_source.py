@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from pathlib import Path
 
@@ -16,6 +17,27 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def first_bad_byte(path: Path, encoding: str) -> int:
+    """The file offset of the first byte that does not decode. pandas reports offsets
+    within its read buffer, which would send a person to the wrong place in the file."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                # The decoder may hold back a few bytes of an unfinished character.
+                return offset + exc.start - len(decoder.getstate()[0])
+            offset += len(block)
+    return offset
+
+
+def line_of(path: Path, offset: int) -> int:
+    with path.open("rb") as fh:
+        return fh.read(offset).count(b"\n") + 1
 
 
 def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) -> pd.DataFrame:
@@ -37,7 +59,10 @@ def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) 
             engine="c",
         )
     except UnicodeDecodeError as exc:
-        raise TerminalError(f"{path}: not valid {encoding} at byte {exc.start}; check the source's `encoding`") from exc
+        where = first_bad_byte(path, encoding)
+        raise TerminalError(
+            f"{path}: not valid {encoding} at byte {where} (line {line_of(path, where)}); check the source's `encoding`"
+        ) from exc
     except pd.errors.ParserError as exc:
         raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
     df.columns = [c.lstrip("\ufeff") for c in df.columns]
