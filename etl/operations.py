@@ -27,7 +27,7 @@ def run_log(engine: Engine, limit: int = 20, job: str | None = None) -> pd.DataF
 
 def quarantined(engine: Engine, job: str | None = None, run_id: int | None = None) -> pd.DataFrame:
     """Quarantined rows: run, job, source row number, reason and the row as read (a dict)."""
-    q = select(QuarantinedRow.__table__).order_by(QuarantinedRow.etl_run_id, QuarantinedRow.row_number)
+    q = select(QuarantinedRow.__table__).order_by(QuarantinedRow.id)
     if job:
         q = q.where(QuarantinedRow.job == job)
     if run_id is not None:
@@ -41,11 +41,12 @@ def quarantined(engine: Engine, job: str | None = None, run_id: int | None = Non
 def fixable_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """The quarantined rows as the source file had them (its own columns, in its order),
     followed by where each came from and why it was refused: fix the cells, drop the last
-    three columns or keep them (a mapping reads only its own columns), and load the file."""
+    four columns or keep them (a mapping reads only its own columns), and load the file."""
     if rows.empty:
-        return pd.DataFrame(columns=["quarantine_run", "quarantine_row", "quarantine_reason"])
+        return pd.DataFrame(columns=["quarantine_run", "quarantine_batch", "quarantine_row", "quarantine_reason"])
     source = pd.DataFrame(list(rows["raw"]))
     source["quarantine_run"] = rows["etl_run_id"].to_numpy()
+    source["quarantine_batch"] = rows["batch"].fillna("").to_numpy()
     source["quarantine_row"] = rows["row_number"].to_numpy()
     source["quarantine_reason"] = rows["reason"].to_numpy()
     return source

@@ -7,6 +7,8 @@ variable the source names in `password_env`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,6 +23,13 @@ from metrics.config import CaseMapping, CasesOpen311Source, CasesSqlSource, Sett
 def remote_batches(
     settings: Settings, job: str, src: object, state: dict[str, Any], say: Callable[[str], None]
 ) -> Iterator[Batch]:
+    # A position means something only for the settings that produced it (another table or
+    # updated_at column would be read from a wrong mark): if they changed, start over. Cases
+    # are upserted, so reading again from the start loads nothing twice.
+    fingerprint = source_fingerprint(src)
+    if state and state.get("source") != fingerprint:
+        say(f"{job}: the source's settings changed since its last load; reading it again from the start")
+        state = {}
     if isinstance(src, CasesSqlSource):
         from etl.sql_source import sql_batches
 
@@ -55,7 +64,18 @@ def remote_batches(
         raise TerminalError(f"{job}: no reader for sources of kind {getattr(src, 'kind', '?')}")
     for batch in found:
         check_columns(job, src, batch)  # type: ignore[arg-type]
-        yield batch
+        yield Batch(batch.label, batch.rows, {**batch.state, "source": fingerprint}, batch.sha256)
+
+
+def source_fingerprint(src: object) -> str:
+    """What decides where a source's position points: the place read and how it is ordered."""
+    if isinstance(src, CasesSqlSource):
+        parts = [make_url(src.url).render_as_string(hide_password=True), src.table, src.query, src.updated_at, src.key]
+    elif isinstance(src, CasesOpen311Source):
+        parts = [src.endpoint, src.jurisdiction_id, ",".join(src.service_codes)]
+    else:
+        parts = []
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def database_url(src: CasesSqlSource) -> str:

@@ -181,8 +181,9 @@ def test_quarantined_rows_export_as_the_source_had_them_and_reload_once_fixed(se
     fixed = setup.parent / "fixed.csv"
     run(setup, "etl", "quarantine", "--format", "csv", "--out", str(fixed))
     lines = fixed.read_text().splitlines()
-    assert lines[0] == "id,opened,closed,type,age,quarantine_run,quarantine_row,quarantine_reason"
-    assert lines[1].startswith("3,2025-01-06 11:00,2025-01-01 09:00,pothole,Old,1,3,")
+    assert lines[0] == "id,opened,closed,type,age,quarantine_run,quarantine_batch,quarantine_row,quarantine_reason"
+    source = setup.parent / "cases.csv"
+    assert lines[1].startswith(f"3,2025-01-06 11:00,2025-01-01 09:00,pothole,Old,1,{source},3,")
     # Fix the two rows and load the file through the same source: they load, nothing else changes.
     text = fixed.read_text().replace("2025-01-01 09:00", "2025-01-07 09:00").replace("unknown-type", "pothole")
     (setup.parent / "cases.csv").write_text(text)
