@@ -68,7 +68,11 @@ def navbar(settings: Settings, engine: Engine) -> html.Header:
 
 
 def create_app(settings: Settings, engine: Engine) -> dash.Dash:
-    """The dashboard over `engine`'s metric cells, configured by `settings`."""
+    """The dashboard over `engine`'s metric cells, configured by `settings` (with the
+    targets and events loaded from tables)."""
+    from metrics.lookups import with_store_lookups
+
+    settings = with_store_lookups(settings, engine)
     state.configure(settings, engine)
     app = dash.Dash(
         __name__,

@@ -19,7 +19,7 @@ from etl.batches import Batch
 from etl.csv_source import read_csv, sha256
 from etl.errors import ColumnsMissing, SourceMissing
 from etl.tables import SPREADSHEETS, as_table, read_reference_table, read_sheet
-from metrics.config import CasesCsvSource, ReferenceCsvSource, Settings
+from metrics.config import CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
 
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", *SPREADSHEETS)
 
@@ -45,7 +45,7 @@ def expand(settings: Settings, pattern: str) -> list[Path]:
 
 def file_batches(
     settings: Settings,
-    src: CasesCsvSource | ReferenceCsvSource,
+    src: CasesCsvSource | ReferenceCsvSource | LookupCsvSource,
     loaded: set[tuple[str, str]],
     say: object,
     skipped: list[str],
@@ -60,8 +60,9 @@ def file_batches(
         yield Batch(label=str(path), rows=reader(path, src), sha256=checksum)  # type: ignore[arg-type]
 
 
-def read_cases_file(path: Path, src: CasesCsvSource) -> pd.DataFrame:
-    needed = dict(src.columns) | {f"group {a}": c for a, c in src.groups.items()}
+def read_cases_file(path: Path, src: CasesCsvSource | LookupCsvSource) -> pd.DataFrame:
+    """A plain table (CSV or a workbook's sheet) with every column the mapping names."""
+    needed = dict(src.columns) | {f"group {a}": c for a, c in getattr(src, "groups", {}).items()}
     if path.suffix.lower() not in SPREADSHEETS:
         return read_csv(path, src.encoding, src.delimiter, needed)
     raw = as_table(read_sheet(path, src.sheet))

@@ -25,8 +25,10 @@ from etl.errors import TerminalError, UnknownJob
 from etl.files import file_batches
 from etl.mapping import map_cases
 from etl.reference import map_reference
-from metrics.config import CaseMapping, CasesCsvSource, ReferenceCsvSource, Settings
+from metrics.config import CaseMapping, CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
 from metrics.store.models import (
+    AnnotationRow,
+    CalendarDay,
     Case,
     CaseGroup,
     EligiblePopulation,
@@ -35,6 +37,7 @@ from metrics.store.models import (
     Population,
     QuarantinedRow,
     SourceState,
+    TargetRow,
 )
 
 Progress = Callable[[str], None]
@@ -112,6 +115,8 @@ def run_job(
             say(f"{job}: {batch.label}: mapping and validating {len(batch.rows):,} rows")
             if isinstance(src, CaseMapping):
                 counts = _load_cases(settings, engine, job, src, batch, run_id, say)
+            elif isinstance(src, LookupCsvSource):
+                counts = _load_lookup(engine, job, src, batch, run_id)
             else:
                 counts = _load_reference(settings, engine, job, src, batch, run_id)
             summary.add(counts)
@@ -171,7 +176,7 @@ def batches(
     settings: Settings, engine: Engine, job: str, src: object, say: Progress, reload: bool, summary: RunSummary
 ) -> Iterator[Batch]:
     state = stored_state(engine, job)
-    if isinstance(src, CasesCsvSource | ReferenceCsvSource):
+    if isinstance(src, CasesCsvSource | ReferenceCsvSource | LookupCsvSource):
         loaded = set() if reload else loaded_files(engine, job)
         yield from file_batches(settings, src, loaded, say, summary.skipped)
         return
@@ -284,6 +289,39 @@ def _compare(now: pd.DataFrame, before: pd.DataFrame | None, key: list[str]) -> 
     return int(is_new.sum()), int((differs & ~is_new).sum())
 
 
+def _load_lookup(
+    engine: Engine, job: str, src: LookupCsvSource, batch: Batch, run_id: int
+) -> tuple[int, int, int, int, int]:
+    """A targets, holidays or events table replaces what this source loaded before; a key
+    another source also gives takes this (newer) table's row."""
+    from etl.lookups import map_lookup
+
+    model = {"targets_csv": TargetRow, "holidays_csv": CalendarDay, "annotations_csv": AnnotationRow}[src.kind]
+    rows, quarantined = map_lookup(batch.rows, src)
+    key = [c.name for c in model.__table__.primary_key.columns]
+    with engine.begin() as conn:
+        before = pd.read_sql(select(model.__table__).where(model.job == job), conn)
+        conn.execute(delete(model).where(model.job == job))
+        for values in rows[key].to_dict("records"):
+            conn.execute(delete(model).where(*(getattr(model, k) == v for k, v in values.items())))
+        records = _records(rows.assign(job=job, etl_run_id=run_id))
+        if records:
+            conn.execute(insert(model), records)
+        _quarantine(conn, quarantined, job, run_id, batch.label)
+        _commit_position(conn, job, batch, run_id, len(batch.rows))
+    fields = [c for c in rows.columns if c not in key]
+    old = before.drop(columns=["job", "etl_run_id"])
+    if "day" in old:
+        old["day"] = pd.to_datetime(old["day"]).dt.date
+    merged = rows.merge(old, on=key, how="left", suffixes=("", "_was"), indicator=True)
+    new = int((merged["_merge"] == "left_only").sum())
+    differs = pd.Series(False, index=merged.index)
+    for f in fields:
+        differs |= merged[f].astype(str) != merged[f"{f}_was"].astype(str)
+    changed = int((differs & (merged["_merge"] == "both")).sum())
+    return len(batch.rows), len(rows), new, changed, len(quarantined)
+
+
 def _quarantine(conn: Connection, q: pd.DataFrame, job: str, run_id: int, batch: str) -> None:
     if q.empty:
         return
@@ -310,6 +348,7 @@ def run_jobs(
 ) -> list[RunSummary]:
     """Run the named jobs, or every source, reference tables first."""
     sources = settings.etl.sources
+    # Reference tables first: a refresh after a failed case load still has them.
     names = jobs or sorted(sources, key=lambda n: isinstance(sources[n], CaseMapping))
     return [run_job(settings, engine, name, progress, reload) for name in names]
 

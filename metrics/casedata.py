@@ -72,6 +72,10 @@ def latest_timestamp(engine: Engine) -> dt.datetime | None:
 
 
 def load_case_data(settings: Settings, engine: Engine) -> CaseData:
+    from metrics.lookups import with_store_lookups
+
+    # Holidays and make-up working days loaded from tables count like the config's.
+    settings = with_store_lookups(settings, engine)
     as_of = settings.as_of
     if as_of is not None:
         # A cut-off written without an offset is a local wall-clock time, like every date

@@ -393,9 +393,10 @@ def metrics_control(obj: Ctx, metric: str, grain: str, dim: str | None, value: s
 def metrics_before_after(obj: Ctx, metric: str, grain: str, dim: str | None, value: str | None, event: str,
                          periods: int | None) -> None:  # fmt: skip
     """Compare an equal number of periods before and after an event."""
+    from metrics.lookups import with_store_lookups
     from metrics.query import QueryError, compare_before_after
 
-    labels = {a.label.en: a.date for a in obj.settings.annotations}
+    labels = {a.label.en: a.date for a in with_store_lookups(obj.settings, obj.engine()).annotations}
     try:
         day = labels[event] if event in labels else dt.date.fromisoformat(event)
     except ValueError:

@@ -225,6 +225,35 @@ class CasesOpen311Source(CaseMapping):
 
 CASE_SOURCE_KINDS = ("cases_csv", "cases_sql", "cases_open311")
 
+# Fields of the small reference tables a programme office keeps in a spreadsheet.
+LOOKUP_FIELDS = {
+    "targets_csv": (("metric", "target", "threshold"), ()),
+    "holidays_csv": (("date", "kind"), ("name",)),
+    "annotations_csv": (("date", "label_en"), ("label_zh", "kind")),
+}
+
+
+class LookupCsvSource(CsvSourceBase):
+    """Targets, holidays (and make-up working days) or annotated events from a file, beside
+    (and over) those written in config.yaml: a table replaces what this source loaded
+    before."""
+
+    kind: Literal["targets_csv", "holidays_csv", "annotations_csv"]
+    columns: dict[str, str]
+    sheet: str | None = None
+
+    @model_validator(mode="after")
+    def _columns_known(self) -> LookupCsvSource:
+        required, optional = LOOKUP_FIELDS[self.kind]
+        problems = []
+        if missing := [f for f in required if f not in self.columns]:
+            problems.append(f"columns: missing {missing}")
+        if unknown := sorted(set(self.columns) - set(required) - set(optional)):
+            problems.append(f"columns: unknown fields {unknown}; expected some of {[*required, *optional]}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class SheetBlocks(Frozen):
     """A report-style sheet: titled blocks of rows under one row of column headings, as
@@ -299,7 +328,8 @@ class ReferenceCsvSource(CsvSourceBase):
 
 
 Source = Annotated[
-    CasesCsvSource | CasesSqlSource | CasesOpen311Source | ReferenceCsvSource, Field(discriminator="kind")
+    CasesCsvSource | CasesSqlSource | CasesOpen311Source | ReferenceCsvSource | LookupCsvSource,
+    Field(discriminator="kind"),
 ]
 
 
@@ -579,7 +609,7 @@ def _describe(err: Mapping[str, Any], path: Path, lines: dict[tuple, int]) -> st
 
 
 # Pydantic adds the discriminator tag to locations of tagged unions; users never wrote it.
-_DISCRIMINATED = {*CASE_SOURCE_KINDS, "population_csv", "eligible_csv"}
+_DISCRIMINATED = {*CASE_SOURCE_KINDS, "population_csv", "eligible_csv", *LOOKUP_FIELDS}
 
 
 def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:

@@ -253,3 +253,43 @@ class RefreshRun(Base):
     # Lineage: the newest ETL run whose data this refresh saw.
     last_etl_run_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- reference tables kept by programme offices (loaded from files) ------------------------
+
+
+class TargetRow(Base):
+    """An indicator's target and alert threshold, from a targets table."""
+
+    __tablename__ = "targets"
+
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    target: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    job: Mapped[str] = mapped_column(String(100))
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+
+
+class CalendarDay(Base):
+    """A public holiday or a working day on a weekend (make-up day), from a holidays table."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # holiday, working_day
+    name: Mapped[str | None] = mapped_column(String(200))
+    job: Mapped[str] = mapped_column(String(100))
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+
+
+class AnnotationRow(Base):
+    """An event long series are read against (a new minister, a reorganisation)."""
+
+    __tablename__ = "annotations"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    label_en: Mapped[str] = mapped_column(String(300), primary_key=True)
+    label_zh: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    job: Mapped[str] = mapped_column(String(100))
+    etl_run_id: Mapped[int] = mapped_column(Integer)
