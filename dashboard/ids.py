@@ -25,6 +25,12 @@ OV_TREND_GRAPH = "overview-trend-graph"
 OV_REGIONS = "overview-regions"
 OV_REGIONS_GRAPH = "overview-regions-graph"
 
+# Data operations page
+OPS_ETL_RUNS = "ops-etl-runs"
+OPS_JOB_RUNS = "ops-job-runs"
+OPS_QUARANTINE = "ops-quarantine"
+OPS_SOURCES = "ops-sources"
+
 # "All regions" in the region filter.
 ALL = "All"
 

@@ -76,3 +76,37 @@ def next_runs(engine: Engine) -> dict[str, str]:
         for r in rows
         if r.next_run_time is not None
     }
+
+
+def quarantine_counts(engine: Engine) -> pd.DataFrame:
+    """Refused rows by source and reason (each reason of a row counted), most frequent
+    first: what an operator fixes first. Reasons differ by their quoted values, so counts
+    are kept per field and rule, the text before the first quote."""
+    q = select(QuarantinedRow.job, QuarantinedRow.reason)
+    with engine.connect() as conn:
+        df = pd.read_sql(q, conn)
+    if df.empty:
+        return pd.DataFrame(columns=["job", "rule", "rows"])
+    df["rule"] = df["reason"].str.split("; ")
+    df = df.explode("rule")
+    df["rule"] = df["rule"].str.split("'").str[0].str.rstrip(" :")
+    out = df.groupby(["job", "rule"]).size().rename("rows").reset_index()
+    return out.sort_values(["rows", "job"], ascending=[False, True]).reset_index(drop=True)
+
+
+def source_positions(engine: Engine) -> pd.DataFrame:
+    """Where each source stands: files loaded (and the latest), or its high-water mark."""
+    from metrics.store.models import LoadedFile, SourceState
+
+    with engine.connect() as conn:
+        files = pd.read_sql(select(LoadedFile.__table__), conn)
+        states = pd.read_sql(select(SourceState.__table__), conn)
+    rows = []
+    for job, group in files.groupby("job"):
+        latest = group.sort_values("loaded_at").iloc[-1]
+        rows.append({"job": job, "position": f"{len(group)} file(s); latest {latest['name']}",
+                     "updated": pd.to_datetime(latest["loaded_at"])})  # fmt: skip
+    for r in states.itertuples():
+        mark = json.loads(r.state).get("high_water_mark", "")
+        rows.append({"job": r.job, "position": f"high-water mark {mark}", "updated": pd.to_datetime(r.updated_at)})
+    return pd.DataFrame(rows, columns=["job", "position", "updated"])

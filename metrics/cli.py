@@ -31,11 +31,15 @@ class Ctx:
         return self._settings
 
     def engine(self):  # type: ignore[no-untyped-def]
-        from metrics.store.db import engine_for, is_initialised
+        from metrics.store.db import current_revision, engine_for, head_revision, is_initialised
 
         engine = engine_for(self.settings)
         if not is_initialised(engine):
             raise click.ClickException("the store is not set up yet: run `civic-metrics init` first")
+        if (have := current_revision(engine)) != (want := head_revision()):
+            raise click.ClickException(
+                f"the store's schema is at {have}, this version needs {want}: run `civic-metrics init` to upgrade it"
+            )
         return engine
 
 

@@ -1,0 +1,15 @@
+"""Data operations: what the ETL and the worker did, for operators and auditors (the
+content is built by `dashboard.operations`)."""
+
+from __future__ import annotations
+
+import dash
+
+from dashboard import operations, state
+
+dash.register_page(__name__, path="/operations", name="Data operations", title="Data operations · civic-metrics",
+                   order=90)  # fmt: skip
+
+
+def layout(**_query: object) -> object:
+    return operations.operations_layout(state.engine())
