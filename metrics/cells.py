@@ -3,6 +3,13 @@
 Every indicator is a reduction of per-case quantities over cells. These helpers do the
 reduction for all grains and slices at once with integer keys and bincount, so an
 indicator function only says what to count, not how to loop.
+
+A combined slicing (config `metrics.combinations`, e.g. region x age_band) is one more
+slicing whose code is the combination of its dimensions' codes, so every indicator built on
+`keyed` gets its combined cells without knowing about them. Its cells carry `dim` =
+"age_band,region" (sorted, comma-joined) and `dim_value` = the stored key
+"age_band=25-44|region=North"; a single dimension keeps `dim` = "region", `dim_value` =
+"North" (see `dims_key` and `parts`).
 """
 
 from __future__ import annotations
@@ -33,22 +40,83 @@ CELL_COLUMNS = (
 
 @dataclass(frozen=True)
 class Slicing:
-    dim: str  # '' for the whole population
+    dim: str  # '' for the whole population; "a,b" (sorted) for a combination
     codes: np.ndarray  # per case
-    labels: np.ndarray  # code -> value
+    labels: np.ndarray  # code -> value (for a combination, the stored key "a=x|b=y")
+
+
+def combinations(data: CaseData) -> tuple[tuple[str, ...], ...]:
+    """The configured combinations, each sorted and named once: [region, age_band] and
+    [age_band, region] are the same cells, and storing them twice would break the store's
+    unique key."""
+    out: dict[tuple[str, ...], None] = {}
+    for combo in data.settings.metrics.combinations:
+        out[tuple(sorted(combo))] = None
+    return tuple(out)
+
+
+def dims_key(dim: str, value: str) -> str:
+    """The stored key of a cell (metrics.query.parse_dims reads it back)."""
+    if not dim:
+        return ""
+    return value if "," in dim else f"{dim}={value}"
+
+
+def parts(dim: str, value: str) -> dict[str, str]:
+    """{dimension: value} of a cell, for single and combined slices alike."""
+    if not dim:
+        return {}
+    if "," not in dim:
+        return {dim: value}
+    return dict(p.split("=", 1) for p in value.split("|"))
+
+
+def cell_slice(values: dict[str, str]) -> tuple[str, str]:
+    """(dim, dim_value) of the cell for {dimension: value}: the inverse of `parts`."""
+    names = sorted(values)
+    if len(names) <= 1:
+        return (names[0], values[names[0]]) if names else ("", "")
+    return ",".join(names), "|".join(f"{d}={values[d]}" for d in names)
 
 
 def slicings(data: CaseData, dims: tuple[str, ...] | None = None) -> list[Slicing]:
+    """The whole population and each dimension's slicing; by default (dims None) the
+    configured dimensions and combinations, otherwise exactly `dims`, no combination."""
+    combos = combinations(data) if dims is None else ()
     dims = data.dims if dims is None else dims
-    key = ("slicings", dims)
+    key = ("slicings", dims, combos)
     if key not in data.memo:
         n = len(data.cases)
         out = [Slicing("", np.zeros(n, dtype=np.int64), np.array([""], dtype=object))]
-        for dim in dims:
+        single: dict[str, Slicing] = {}
+        for dim in dict.fromkeys((*dims, *(d for c in combos for d in c))):
             codes, labels = pd.factorize(data.cases[dim], sort=True)
-            out.append(Slicing(dim, codes.astype(np.int64), np.asarray(labels, dtype=object)))
+            single[dim] = Slicing(dim, codes.astype(np.int64), np.asarray(labels, dtype=object))
+        out += [single[d] for d in dims]
+        out += [_combined([single[d] for d in combo]) for combo in combos]
         data.memo[key] = out
     return data.memo[key]  # type: ignore[return-value]
+
+
+def _combined(sorted_parts: list[Slicing]) -> Slicing:
+    """One slicing over the combinations of values that occur (mixed-radix code of the parts'
+    codes, factorized), so no empty combination costs a cell or a bincount slot."""
+    mixed = np.zeros(len(sorted_parts[0].codes), dtype=np.int64)
+    for s in sorted_parts:
+        mixed = mixed * max(len(s.labels), 1) + s.codes
+    codes, seen = pd.factorize(mixed, sort=True)
+    index = np.asarray(seen, dtype=np.int64)
+    digits = []
+    for s in reversed(sorted_parts):
+        size = max(len(s.labels), 1)
+        digits.append(s.labels[index % size])
+        index = index // size
+    digits.reverse()
+    keys = ["|".join(f"{s.dim}={v}" for s, v in zip(sorted_parts, combo, strict=True))
+            for combo in zip(*digits, strict=True)]  # fmt: skip
+    labels = np.array(keys, dtype=object)
+    name = ",".join(s.dim for s in sorted_parts)
+    return Slicing(name, codes.astype(np.int64), labels)
 
 
 @dataclass(frozen=True)

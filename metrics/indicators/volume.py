@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import concat, keyed, opened_period, sum_cells
+from metrics.cells import concat, keyed, opened_period, parts, sum_cells
 from metrics.stats import poisson_interval
 
 
@@ -51,32 +51,48 @@ def slice_population(
     """Residents of each (dimension, value, year) slice, with the year the figure is for.
 
     Region: the region's total; a group value: summed over regions; the whole population,
-    channels and services: everyone. A year without figures takes the latest earlier year
-    (population tables are published years apart), and says so in the cell's note.
+    channels and services: everyone. A combined slice counts the residents of its region
+    and group parts (channel, service and department do not narrow the residents): region x
+    group from the table's rows giving both, where it has them; two group attributes at once
+    (age x sex) the table never gives, so those slices have no population. A year without
+    figures takes the latest earlier year (population tables are published years apart),
+    and says so in the cell's note.
     """
     out = np.full(len(dims), np.nan)
     out_year = np.full(len(dims), -1)
-    if populations.empty:
+    if populations.empty or len(dims) == 0:
         return out, out_year
     p = populations
     totals = p[p["attribute"] == ""]
-    tables: dict[tuple[str, str], pd.Series] = {}
+    tables: dict[tuple[tuple[str, str], ...], pd.Series] = {}
 
-    def series(dim: str, value: str) -> pd.Series:
-        if (dim, value) not in tables:
-            if dim == "region":
-                rows = totals[totals["region"] == value]
-            elif dim in groups:
-                rows = p[(p["attribute"] == dim) & (p["group_value"] == value)]
+    def series(residents_of: tuple[tuple[str, str], ...]) -> pd.Series:
+        if residents_of not in tables:
+            region = next((v for d, v in residents_of if d == "region"), None)
+            attrs = [(d, v) for d, v in residents_of if d != "region"]
+            if len(attrs) > 1:
+                rows = p.iloc[:0]
+            elif attrs:
+                (attr, value), *_ = attrs
+                rows = p[(p["attribute"] == attr) & (p["group_value"] == value)]
+                if region is not None:
+                    rows = rows[rows["region"] == region]
             else:
-                rows = totals
-            tables[(dim, value)] = rows.groupby("year")["population"].sum().sort_index()
-        return tables[(dim, value)]
+                rows = totals if region is None else totals[totals["region"] == region]
+            tables[residents_of] = rows.groupby("year")["population"].sum().sort_index()
+        return tables[residents_of]
 
-    for i, (dim, value, year) in enumerate(zip(dims, values, years, strict=True)):
-        s = series(dim, value)
-        known = s[s.index <= year]
+    # Many cells share a slice and year: look each (slice, year) up once.
+    frame = pd.DataFrame({"dim": dims, "value": values, "year": years})
+    slice_year, where = np.unique(frame.to_numpy(dtype=str), axis=0, return_inverse=True)
+    found = np.full(len(slice_year), np.nan)
+    found_year = np.full(len(slice_year), -1)
+    for i, (dim, value, year) in enumerate(slice_year):
+        residents_of = tuple(sorted((d, v) for d, v in parts(dim, value).items() if d == "region" or d in groups))
+        s = series(residents_of)
+        known = s[s.index <= int(year)]
         if len(known):
-            out[i] = known.iloc[-1]
-            out_year[i] = known.index[-1]
-    return out, out_year
+            found[i] = known.iloc[-1]
+            found_year[i] = known.index[-1]
+    where = where.reshape(-1)
+    return found[where], found_year[where]

@@ -16,7 +16,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -144,8 +144,15 @@ def extra_fields(rng: np.random.Generator, opened: dt.datetime, closed: dt.datet
 
 @pytest.fixture(scope="module")
 def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("indicators")
     rows = make_cases()
+    return build_store(tmp_path_factory.mktemp("indicators"), rows), rows
+
+
+def build_store(
+    folder: Path, rows: list[dict[str, str]], population: dict[tuple[str, str], int] = POP,
+    combinations: list[list[str]] | None = None,
+) -> Path:  # fmt: skip
+    """The fixture's source files and config in `folder`, loaded and refreshed; its config."""
     with (folder / "cases.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -153,7 +160,7 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     with (folder / "population.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["year", "region", "attribute", "group", "population"])
-        for (region, group), pop in POP.items():
+        for (region, group), pop in population.items():
             for year in (2024, 2025):
                 w.writerow([year, region, "TOTAL" if group == "" else "age_band", group or "TOTAL", pop])
     with (folder / "eligible.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -184,7 +191,11 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
                 "slow": {"department": "B", "deadline_working_days": DEADLINES["slow"]},
                 "benefit": {"department": "B", "deadline_working_days": DEADLINES["benefit"], "entitlement": True},
             },
-            "metrics": {"grains": ["month", "quarter"], "dimensions": ["region", "service"]},
+            "metrics": {
+                "grains": ["month", "quarter"],
+                "dimensions": ["region", "service"],
+                **({"combinations": combinations} if combinations else {}),
+            },
             "etl": {
                 "sources": {
                     "cases": {
@@ -239,7 +250,7 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     run(config, "init")
     run(config, "etl", "run")
     run(config, "metrics", "refresh")
-    return config, rows
+    return config
 
 
 # --- the brute force -------------------------------------------------------------------------
@@ -331,13 +342,21 @@ def proportion_of(members: list[Case], base: Callable[[Case], bool], hit: Callab
     return (sum(hit(c) for c in pool) / len(pool), len(pool)) if pool else None
 
 
-def brute_cells(rows: list[dict[str, str]], metric: str, grain: str = "month") -> dict[tuple, tuple]:
+def one_dim_at_a_time(c: Case) -> Iterable[tuple[str, str]]:
+    """The (dim, value) slices a case falls in: the whole population and one per dimension."""
+    return c.dims.items()
+
+
+def brute_cells(
+    rows: list[dict[str, str]], metric: str, grain: str = "month",
+    slices: Callable[[Case], Iterable[tuple[str, str]]] = one_dim_at_a_time,
+) -> dict[tuple, tuple]:  # fmt: skip
     """(period, dim, value) -> (value, n) for every cell, before suppression."""
     cases = [Case(r) for r in rows if r["closed"] == "" or parse_local(r["closed"]) >= parse_local(r["opened"])]
     start = month_start if grain == "month" else quarter_start
     groups: dict[tuple, list[Case]] = defaultdict(list)
     for c in cases:
-        for dim, value in c.dims.items():
+        for dim, value in slices(c):
             groups[(start(c.open_date), dim, value)].append(c)
     out: dict[tuple, tuple] = {}
     for key, members in groups.items():
@@ -411,7 +430,10 @@ def brute_cells(rows: list[dict[str, str]], metric: str, grain: str = "month") -
     return out
 
 
-def brute_backlog(rows: list[dict[str, str]], overdue: bool = False) -> dict[tuple, tuple]:
+def brute_backlog(
+    rows: list[dict[str, str]], overdue: bool = False,
+    slices: Callable[[Case], Iterable[tuple[str, str]]] = one_dim_at_a_time,
+) -> dict[tuple, tuple]:  # fmt: skip
     """(month, dim, value) -> (backlog or its overdue part, backlog) at each month's end."""
     cases = [Case(r) for r in rows]
     today = AS_OF.astimezone(TZ).date()
@@ -428,7 +450,7 @@ def brute_backlog(rows: list[dict[str, str]], overdue: bool = False) -> dict[tup
                 continue
             is_open = c.close_date is None or c.close_date > last
             is_late = is_open and due_date(c.open_date, DEADLINES[c.row["service"]]) < last
-            for dim, value in c.dims.items():
+            for dim, value in slices(c):
                 seen.add((dim, value))
                 counts[(dim, value)] += is_open
                 late[(dim, value)] += is_late
