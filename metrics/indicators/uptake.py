@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import concat, finish, keyed, opened_period, sum_cells
+from metrics.cells import combinations, concat, finish, keyed, opened_period, sum_cells
+from metrics.cells import parts as slice_parts
 from metrics.indicators.timeliness import km_indicator, proportion
 from metrics.periods import period_last_day
 
@@ -82,7 +83,7 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
             )
             year = int(str(end)[:4])
             win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= end)]
-            for dim in ("", *uptake_dims(data)):
+            for dim in _slices(data):
                 frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
         if grain == "year":
             frames += _published_years_before_cases(data, periods)
@@ -126,7 +127,7 @@ def _published_years_before_cases(data: CaseData, periods: np.ndarray) -> list[p
     frames = []
     for year in years:
         start = np.datetime64(f"{year:04d}-01-01", "D")
-        for dim in ("", *uptake_dims(data)):
+        for dim in _slices(data):
             frames.append(_cells(data, "year", start, year, dim, data.cases.iloc[:0], sorted(published), False))
     return frames
 
@@ -158,15 +159,28 @@ RATES = TABLE_COLUMNS[4:]
 
 def _table_sums(e: pd.DataFrame, dim: str) -> pd.DataFrame:
     """Eligible people (with their low/high estimates), published recipients and published
-    rates per slice. A programme's whole-area row (region '') stands for the programme over
-    all regions, so regions are summed only for programmes without one."""
-    rows = e[e["attribute"] == ""] if dim in ("", "service", "region") else e[e["attribute"] == dim]
+    rates per slice (`dim` one dimension or a combination "a,b"). A programme's whole-area
+    row (region '') stands for the programme over all regions, so regions are summed only
+    for programmes without one. A table breaks people down by one group attribute at a
+    time: a slice of two attributes at once has no eligible figure."""
+    names = dim.split(",") if dim else []
+    attrs = [d for d in names if d not in ("service", "region")]
+    if len(attrs) > 1:
+        return pd.DataFrame(columns=TABLE_COLUMNS, dtype=float)
+    rows = e[e["attribute"] == (attrs[0] if attrs else "")]
     whole = rows["region"] == ""
     with_whole = rows["programme"].isin(set(rows.loc[whole, "programme"]))
-    rows = rows[~whole] if dim == "region" else rows[whole | ~with_whole]
-    key = {"": pd.Series("", index=rows.index), "service": rows["programme"], "region": rows["region"]}.get(
-        dim, rows["group_value"]
-    )
+    rows = rows[~whole] if "region" in names else rows[whole | ~with_whole]
+    values = {"service": rows["programme"], "region": rows["region"]}
+    columns = [values.get(d, rows["group_value"]).astype(str) for d in names]
+    if not names:
+        key = pd.Series("", index=rows.index)
+    elif len(names) == 1:
+        key = columns[0]
+    else:  # the stored key of a combined cell, "a=x|b=y" (see metrics.cells.cell_slice)
+        key = pd.Series("", index=rows.index)
+        for i, (d, col) in enumerate(zip(names, columns, strict=True)):
+            key = key + ("|" if i else "") + f"{d}=" + col
     table = rows.reindex(columns=TABLE_COLUMNS).astype(float)
     grouped = table.groupby(key.to_numpy())
     # min_count: a slice whose rows all lack a figure has none, not 0.
@@ -179,6 +193,26 @@ def _table_sums(e: pd.DataFrame, dim: str) -> pd.DataFrame:
     for col in RATES:
         sums[col] = grouped[col].first().where(single)
     return sums
+
+
+def _slices(data: CaseData) -> tuple[str, ...]:
+    """The whole population, each dimension of take-up, and the configured combinations of
+    them (other dimensions, such as channel, say nothing about who is eligible)."""
+    own = uptake_dims(data)
+    combos = [",".join(c) for c in combinations(data) if set(c) <= set(own)]
+    return ("", *own, *combos)
+
+
+def _counted(win: pd.DataFrame, dim: str) -> pd.Series:
+    """Distinct people granted, per slice key."""
+    if dim == "":
+        return pd.Series({"": win["person"].nunique()})
+    names = dim.split(",")
+    if len(names) == 1:
+        return win.groupby(dim)["person"].nunique()
+    counts = win.groupby(names)["person"].nunique()
+    keys = ["|".join(f"{d}={v}" for d, v in zip(names, ix, strict=True)) for ix in counts.index]
+    return pd.Series(counts.to_numpy(), index=keys)
 
 
 def _cells(
@@ -204,17 +238,19 @@ def _cells(
         else pd.Series(dtype=float)
     )
     recip = pd.Series(dtype=float)
-    if dim != "service":
+    if "service" not in dim.split(","):
         # People granted a programme whose eligible people are unknown this year have no
         # place in a take-up rate shared with other programmes: they would inflate it.
         known = set(e.loc[(e["year"] == year) & e["eligible"].notna(), "programme"])
         counted = [p for p in counted if p in known]
     if counted:
         win = win[win["service"].isin(counted)]
-        recip = pd.Series({"": win["person"].nunique()}) if dim == "" else win.groupby(dim)["person"].nunique()
+        recip = _counted(win, dim)
     idx = table.index.union(recip.index).union(table_recipients.index)
     if dim == "service":
         idx = idx.intersection(pd.Index(used))
+    elif "service" in dim.split(","):
+        idx = pd.Index([k for k in idx if slice_parts(dim, k)["service"] in used])
     if dim == "" and used:
         # The whole population always has a cell: a year the publisher left out (DWP's FYE
         # 2021) shows as missing with its note, not as a silent gap in the series.
@@ -239,8 +275,8 @@ def _cells(
             "incomplete": incomplete and bool(counted),
         }
     )
-    if dim == "service":  # a published programme's own figure does not wait for case history
-        out["incomplete"] &= out["dim_value"].isin(counted)
+    if "service" in dim.split(","):  # a published programme's own figure does not wait for case history
+        out["incomplete"] &= out["dim_value"].map(lambda k: slice_parts(dim, k)["service"]).isin(counted)
     for col in ("eligible_low", "eligible_high", *RATES):
         out[col] = table[col].reindex(idx).to_numpy(dtype=float)
     # A rate stands only for its own row: summed with counted programmes it would mislead.
