@@ -1,9 +1,15 @@
-"""Options for the headless Chromium that dash.testing drives (the `browser` tests).
+"""Shared fixtures: the store under test (SQLite and PostgreSQL), and the options for the
+headless Chromium that dash.testing drives (the `browser` tests).
 
 Chromium refuses to start as root without --no-sandbox; the other switches keep it from
 reaching the network or the disk for anything but the app under test.
 """
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from selenium.webdriver.chrome.options import Options
 
 
@@ -22,3 +28,37 @@ def pytest_setup_options():
     ):
         options.add_argument(arg)
     return options
+
+
+# --- the store under test: a SQLite file and a real PostgreSQL server --------------------
+
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the session (see tests/postgres.py)."""
+    from tests.postgres import server
+
+    with server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store: a SQLite file, or a fresh database on the session's
+    PostgreSQL server. Integration tests that take it run on both."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

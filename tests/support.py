@@ -14,9 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
-def write_config(folder: Path, settings: dict[str, Any], name: str = "config.yaml") -> Path:
-    """Write a config whose store is a SQLite file in `folder` (unless one is given)."""
-    settings = {"store": {"url": f"sqlite:///{folder / 'store.db'}"}, **settings}
+def write_config(
+    folder: Path, settings: dict[str, Any], name: str = "config.yaml", store_url: str | None = None
+) -> Path:
+    """Write a config whose store is `store_url`, or a SQLite file in `folder`."""
+    settings = {"store": {"url": store_url or f"sqlite:///{folder / 'store.db'}"}, **settings}
     path = folder / name
     path.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -38,3 +40,18 @@ def run(config: Path, *args: str, ok: bool = True) -> Result:
     if ok:
         assert result.exit_code == 0, f"civic-metrics {' '.join(args)} failed:\n{result.output}"
     return result
+
+
+def query(config: Path, sql: str, **params: Any) -> list[tuple]:
+    """Rows of a SQL query on the config's store, whichever database it is."""
+    from sqlalchemy import text
+
+    from metrics.config import load_settings
+    from metrics.store.db import engine_for
+
+    engine = engine_for(load_settings(config))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()

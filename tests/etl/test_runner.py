@@ -1,5 +1,5 @@
-"""Loading through the real CLI into a real SQLite file: nothing twice, nothing half-written,
-read = loaded + quarantined on every run."""
+"""Loading through the real CLI into a real store (a SQLite file and a PostgreSQL server):
+nothing twice, nothing half-written, read = loaded + quarantined on every run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 
+from metrics.config import load_settings
+from metrics.store.db import engine_for
 from metrics.store.models import Case, CaseGroup, EtlRun, QuarantinedRow
 from tests.support import run, write_config
 
@@ -23,7 +25,7 @@ def write_cases(path: Path, rows: list[list[str]]) -> None:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Path:
+def setup(tmp_path: Path, store_url: str) -> Path:
     write_cases(
         tmp_path / "cases.csv",
         [
@@ -35,7 +37,8 @@ def setup(tmp_path: Path) -> Path:
     )
     config = write_config(
         tmp_path,
-        {
+        store_url=store_url,
+        settings={
             "timezone": "Europe/London",
             "services": {"pothole": {"department": "Transport", "deadline_working_days": 5}},
             "groups": {
@@ -58,8 +61,12 @@ def setup(tmp_path: Path) -> Path:
     return config
 
 
+def store(config: Path) -> Engine:
+    return engine_for(load_settings(config))
+
+
 def counts(config: Path) -> dict[str, int]:
-    engine = create_engine(f"sqlite:///{config.parent / 'store.db'}")
+    engine = store(config)
     with engine.connect() as conn:
         out = {
             "cases": conn.execute(select(func.count()).select_from(Case)).scalar_one(),
@@ -71,7 +78,7 @@ def counts(config: Path) -> dict[str, int]:
 
 
 def runs(config: Path) -> list[dict]:
-    engine = create_engine(f"sqlite:///{config.parent / 'store.db'}")
+    engine = store(config)
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(select(EtlRun.__table__).order_by(EtlRun.id)).mappings()]
     engine.dispose()
@@ -109,10 +116,11 @@ def test_a_changed_row_is_updated_in_place(setup: Path) -> None:
     )
     result = run(setup, "etl", "run")
     assert "loaded 2 (new 0, changed 1, unchanged 1)" in result.output
-    engine = create_engine(f"sqlite:///{setup.parent / 'store.db'}")
+    engine = store(setup)
     with engine.connect() as conn:
         closed = conn.execute(text("select closed_at from cases where case_key = 'cases:2'")).scalar_one()
         age = conn.execute(text("select value from case_groups where case_key = 'cases:2'")).scalar_one()
+    engine.dispose()
     assert closed is not None and age == "Old"
     assert counts(setup)["cases"] == 2
 
