@@ -21,10 +21,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
 
 from etl.worker import acquire, release, renew
 from metrics.store.db import make_engine, upgrade
-from tests.support import write_config
+from tests.support import query, write_config
 
 CASES = "id,opened,closed,service,region\n1,2025-01-06 09:00,2025-01-07 09:00,pothole,North\n"
 
@@ -71,9 +72,9 @@ def open311_source(endpoint: str) -> dict:
     }
 
 
-def make_config(folder: Path, sources: dict, jobs: dict, **worker: object) -> Path:
+def make_config(folder: Path, sources: dict, jobs: dict, store_url: str | None = None, **worker: object) -> Path:
     (folder / "cases.csv").write_text(CASES, encoding="utf-8")
-    config = write_config(folder, {
+    config = write_config(folder, store_url=store_url, settings={
         "timezone": "Europe/London",
         "services": {"pothole": {"department": "Roads", "deadline_working_days": 5}},
         "etl": {"sources": sources},
@@ -113,10 +114,12 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
+COLUMNS = ("id", "job", "status", "started_at", "finished_at", "transient", "error", "attempt", "worker")
+
+
 def job_runs(config: Path) -> list[dict]:
-    with closing(sqlite3.connect(config.parent / "store.db")) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM job_runs ORDER BY id")]
+    rows = query(config, f"SELECT {', '.join(COLUMNS)} FROM job_runs ORDER BY id")
+    return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
 
 
 def job_state(config: Path, job: str) -> dict:
@@ -125,25 +128,20 @@ def job_state(config: Path, job: str) -> dict:
     return pickle.loads(blob)
 
 
-def query(config: Path, sql: str) -> list[tuple]:
-    with closing(sqlite3.connect(config.parent / "store.db")) as conn:
-        return conn.execute(sql).fetchall()
-
-
 def wait_for(predicate: object, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if predicate():  # type: ignore[operator]
                 return
-        except sqlite3.OperationalError:  # the worker has not created its tables yet
-            pass
+        except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
+            pass  # the worker has not created its tables yet (PostgreSQL, SQLite)
         time.sleep(0.3)
     raise AssertionError("timed out waiting")
 
 
-def test_jobs_run_on_schedule_are_recorded_and_a_signal_stops_the_worker(tmp_path: Path) -> None:
-    config = make_config(tmp_path, {"cases": CSV_SOURCE}, {"often": {"every_seconds": 1, "steps": ["etl"]}})
+def test_jobs_run_on_schedule_are_recorded_and_a_signal_stops_the_worker(tmp_path: Path, store_url: str) -> None:
+    config = make_config(tmp_path, {"cases": CSV_SOURCE}, {"often": {"every_seconds": 1, "steps": ["etl"]}}, store_url)
     proc = start_worker(config)
     try:
         wait_for(lambda: sum(r["status"] == "succeeded" for r in job_runs(config)) >= 3)
