@@ -3,6 +3,12 @@
 A definition is data (id, names, unit, direction, version) plus the one function that
 computes it. Changing what a function computes means bumping `version`: the new values
 start a new series beside the old one instead of silently rewriting published history.
+
+It also declares what each indicator's `n` counts (a `Count`) and the identities between
+counts (`IDENTITIES`): small-number suppression (metrics.suppression) reads them to know
+which published figures add up to which, so that no suppressed figure can be recovered by
+subtraction. These are facts about the definitions, so they live here rather than being
+guessed from the data.
 """
 
 from __future__ import annotations
@@ -29,6 +35,72 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Count:
+    """What an indicator's `n` counts, as far as small-number suppression is concerned.
+
+    Indicators whose `n` is the same Count publish the same number in every cell (the cases
+    behind cases_opened, coverage_per_1000, resolution_days_median...), so they must hide the
+    same cells: suppression is decided per Count, never per indicator, or one indicator would
+    show the n another hides.
+    """
+
+    id: str
+    description: str
+    # True when a quarter's n is the sum of its months' n and a year's the sum of its
+    # quarters': counts of cases by opening period (cohorts). False for stocks at period end
+    # (backlog) and 12-month windows (take-up). ISO weeks do not nest in months, so weeks
+    # never add up to anything.
+    adds_over_time: bool
+    # (count id, dimension): this count is *all* the cases of the parent count in some
+    # categories of `dimension` and none in the others, so in a slice of one category of
+    # that dimension the two are equal (applications are the cases of entitlement services).
+    within: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """In every grain, period and slice, `total` = the sum of `parts` (count ids)."""
+
+    total: str
+    parts: tuple[str, ...]
+    why: str
+
+
+CASES = Count("cases", "cases opened in the period", adds_over_time=True)
+CLOSED = Count("closed", "cases opened in the period and closed by as_of", adds_over_time=True)
+DETERMINED = Count("determined", "cases opened in the period whose on-time status is determined", adds_over_time=True)
+FIRST_RESPONSES = Count("first_responses", "cases opened in the period with a first response", adds_over_time=True)
+RATINGS = Count("ratings", "ratings of cases opened in the period", adds_over_time=True)
+KEYED = Count("keyed_cases", "cases opened in the period with a citizen key", adds_over_time=True)
+HANDOFF_CASES = Count("handoff_cases", "cases opened in the period with at least one handoff", adds_over_time=True)
+DIRECT_CASES = Count("direct_cases", "cases opened in the period without a handoff", adds_over_time=True)
+APPLICATIONS = Count(
+    "applications", "applications (cases of entitlement programmes) opened in the period", adds_over_time=True,
+    within=("cases", "service"),
+)  # fmt: skip
+DECIDED = Count("decided", "applications opened in the period and decided by as_of", adds_over_time=True)
+BACKLOG = Count("backlog", "cases open at the period's end", adds_over_time=False)
+ELIGIBLE = Count("eligible", "people eligible for an entitlement in the window's year", adds_over_time=False)
+
+COUNTS: dict[str, Count] = {
+    c.id: c
+    for c in (CASES, CLOSED, DETERMINED, FIRST_RESPONSES, RATINGS, KEYED, HANDOFF_CASES, DIRECT_CASES,
+              APPLICATIONS, DECIDED, BACKLOG, ELIGIBLE)
+}  # fmt: skip
+
+# Identities between the counts of different indicators. Those within one count follow from
+# the dimensions and `Count.adds_over_time` (categories add up to the whole, combined slices
+# to single ones, months to quarters); backlog_age's bands are a dimension of the backlog, and
+# backlog_overdue's n is the backlog itself, so both share backlog_open's count.
+IDENTITIES: tuple[Identity, ...] = (
+    Identity(
+        "cases", ("handoff_cases", "direct_cases"),
+        "every case has had a handoff or has not",
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class MetricDefinition:
     id: str
     name: Text
@@ -39,10 +111,15 @@ class MetricDefinition:
     version: int
     family: Literal["equal_service", "timeliness", "rights_uptake", "citizen", "joined_up"]
     n_means: str  # what `n` counts, which decides suppression
+    count: Count  # the same, for suppression: indicators with one Count hide the same cells
     compute: Callable[..., pd.DataFrame]
     # Indicators computed across the categories of a dimension from other indicators'
-    # cells: `compute(data, cells_by_metric)`; `requires` names those indicators.
+    # cells: `compute(data, cells_by_metric)`; `requires` names those indicators. Their `n`
+    # is the sum of the n of the categories used, a count of `requires[0]`'s Count.
     requires: tuple[str, ...] = ()
+    # Dimensions whose categories all rest on the n of the slice they split, instead of
+    # splitting it (rating_share: each score's share rests on all the period's ratings).
+    n_whole_dims: tuple[str, ...] = ()
 
     @property
     def is_across(self) -> bool:
@@ -60,6 +137,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases opened",
+        count=CASES,
         compute=volume.cases_opened,
     ),
     MetricDefinition(
@@ -76,6 +154,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases opened",
+        count=CASES,
         compute=volume.coverage_per_1000,
     ),
     MetricDefinition(
@@ -92,6 +171,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="cases opened",
+        count=CASES,
         compute=timeliness.resolution_days_median,
     ),
     MetricDefinition(
@@ -108,6 +188,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="closed cases",
+        count=CLOSED,
         compute=timeliness.resolution_days_median_closed,
     ),
     MetricDefinition(
@@ -124,6 +205,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="determined cases",
+        count=DETERMINED,
         compute=timeliness.on_time_rate,
     ),
     MetricDefinition(
@@ -139,6 +221,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="open cases",
+        count=BACKLOG,
         compute=timeliness.backlog_open,
     ),
     MetricDefinition(
@@ -155,6 +238,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="citizen",
         n_means="ratings",
+        count=RATINGS,
         compute=experience.satisfied_share,
     ),
     MetricDefinition(
@@ -171,6 +255,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="rights_uptake",
         n_means="eligible people",
+        count=ELIGIBLE,
         compute=uptake.uptake_rate,
     ),
     MetricDefinition(
@@ -186,6 +271,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="cases opened",
+        count=CASES,
         compute=timeliness.resolution_days_p90,
     ),
     MetricDefinition(
@@ -201,6 +287,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="cases with a first response",
+        count=FIRST_RESPONSES,
         compute=timeliness.first_response_hours_median,
     ),
     MetricDefinition(
@@ -216,6 +303,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="open cases (backlog_open)",
+        count=BACKLOG,
         compute=timeliness.backlog_overdue,
     ),
     MetricDefinition(
@@ -231,6 +319,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="rights_uptake",
         n_means="eligible people",
+        count=ELIGIBLE,
         compute=uptake.unclaimed_estimate,
     ),
     MetricDefinition(
@@ -245,6 +334,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="rights_uptake",
         n_means="decided applications",
+        count=DECIDED,
         compute=uptake.grant_rate,
     ),
     MetricDefinition(
@@ -262,6 +352,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="rights_uptake",
         n_means="applications",
+        count=APPLICATIONS,
         compute=uptake.decision_days_median,
     ),
     MetricDefinition(
@@ -278,6 +369,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="citizen",
         n_means="cases with a citizen key",
+        count=KEYED,
         compute=experience.repeat_contact_rate,
     ),
     MetricDefinition(
@@ -295,6 +387,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="citizen",
         n_means="closed cases",
+        count=CLOSED,
         compute=experience.first_contact_resolution_rate,
     ),
     MetricDefinition(
@@ -307,6 +400,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="citizen",
         n_means="closed cases",
+        count=CLOSED,
         compute=experience.reopen_rate,
     ),
     MetricDefinition(
@@ -322,6 +416,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="citizen",
         n_means="ratings",
+        count=RATINGS,
         compute=experience.satisfaction_mean,
     ),
     MetricDefinition(
@@ -336,6 +431,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="joined_up",
         n_means="cases opened",
+        count=CASES,
         compute=joined_up.handoff_rate,
     ),
     MetricDefinition(
@@ -351,6 +447,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="joined_up",
         n_means="cases with handoffs",
+        count=HANDOFF_CASES,
         compute=joined_up.handoff_resolution_days_median,
     ),
     MetricDefinition(
@@ -365,6 +462,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="joined_up",
         n_means="cases without handoffs",
+        count=DIRECT_CASES,
         compute=joined_up.direct_resolution_days_median,
     ),
     MetricDefinition(
@@ -381,6 +479,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the categories used",
+        count=CASES,
         compute=equity.coverage_disparity_ratio,
         requires=("coverage_per_1000",),
     ),
@@ -398,6 +497,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the categories used",
+        count=CASES,
         compute=equity.coverage_gini,
         requires=("coverage_per_1000",),
     ),
@@ -415,6 +515,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the categories used",
+        count=CASES,
         compute=equity.coverage_theil,
         requires=("coverage_per_1000",),
     ),
@@ -431,6 +532,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the regions used",
+        count=CASES,
         compute=equity.coverage_theil_between,
         requires=("coverage_per_1000",),
     ),
@@ -447,6 +549,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the regions used",
+        count=CASES,
         compute=equity.coverage_theil_within,
         requires=("coverage_per_1000",),
     ),
@@ -464,6 +567,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the categories used",
+        count=DETERMINED,
         compute=equity.service_standard_gap,
         requires=("on_time_rate",),
     ),
@@ -480,6 +584,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="equal_service",
         n_means="cases behind the categories used",
+        count=CASES,
         compute=equity.timeliness_ratio,
         requires=("resolution_days_median",),
     ),
@@ -496,6 +601,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="timeliness",
         n_means="open cases in the band",
+        count=BACKLOG,
         compute=timeliness.backlog_age,
     ),
     MetricDefinition(
@@ -511,7 +617,9 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         version=1,
         family="citizen",
         n_means="ratings",
+        count=RATINGS,
         compute=experience.rating_distribution,
+        n_whole_dims=("rating",),
     ),
 )
 
@@ -538,3 +646,16 @@ def validate_catalogue(defs: tuple[MetricDefinition, ...] = CATALOGUE_LIST) -> I
             yield f"{m.id}: a proportion's id must end in _rate or _share (the export contract relies on it)"
         if not callable(m.compute):
             yield f"{m.id}: compute is not callable"
+        if COUNTS.get(m.count.id) is not m.count:
+            yield f"{m.id}: count {m.count.id!r} is not one of COUNTS"
+        required = [d for d in defs if d.id in m.requires]
+        # An indicator computed across categories adds up its categories' n (suppression relies on it).
+        if m.is_across and (not required or required[0].count is not m.count):
+            yield f"{m.id}: its count must be that of {m.requires[0]}, whose categories' n it adds up"
+    for identity in IDENTITIES:
+        for c in (identity.total, *identity.parts):
+            if c not in COUNTS:
+                yield f"identity {identity.total} = {' + '.join(identity.parts)}: unknown count {c!r}"
+    for c in COUNTS.values():
+        if c.within is not None and c.within[0] not in COUNTS:
+            yield f"count {c.id}: within unknown count {c.within[0]!r}"

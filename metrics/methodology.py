@@ -17,10 +17,11 @@ Regenerate the document after changing the catalogue or this module:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
-from metrics.catalogue import CATALOGUE_LIST, MetricDefinition, Text
+from metrics.catalogue import CATALOGUE_LIST, COUNTS, IDENTITIES, MetricDefinition, Text
 from metrics.comparisons import COMPARABLE_UNITS, comparable
 from metrics.config import PrivacySettings
 from metrics.indicators.experience import FCR_WINDOW, REPEAT_WINDOW
@@ -242,7 +243,9 @@ ACROSS_N = (
     "`n` is the number of cases behind the categories used (the sum of their own `n`), not the number of "
     'categories. This departs from METRICS.md, which gives `n` as "categories used": a count of categories '
     "would put almost every value under the suppression threshold and says nothing about how much data the "
-    "figure rests on; the number of categories is in the note instead."
+    "figure rests on; the number of categories is in the note instead. The whole population's figure less "
+    "this `n` is the cases of the categories left out, so where that would give away a suppressed category "
+    "(one small category left out alone), the figure is suppressed (see Small-number suppression)."
 )
 ACROSS_NOISE = (
     "Sampling noise in the categories' figures inflates a spread: the gap between the highest and lowest of "
@@ -376,7 +379,9 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "Of the cases open on the period's last day (or `as_of`), those whose due date is before that day. "
         "Cases without a deadline are never overdue.",
         "`n` is the whole backlog of the slice, as METRICS.md sets it, so an overdue count below "
-        f"`privacy.min_cell_size` (default {MIN_CELL}) is shown when the backlog it belongs to is large enough.",
+        f"`privacy.min_cell_size` (default {MIN_CELL}) is shown when the backlog it belongs to is large enough, "
+        "and so is the rest of the backlog (`n` less the value, the same as `backlog_open` less this figure). "
+        "It is suppressed exactly where `backlog_open` is.",
     ),
     "unclaimed_estimate": (
         "Eligible people minus recipients, over the same annual window as `uptake_rate` (see there); null "
@@ -497,7 +502,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         "The same stock as `backlog_open`: the bands of a period add up to the whole population's backlog.",
         "`n` is the count in the band: a band below `privacy.min_cell_size` (default "
         f"{MIN_CELL}), zero included, is suppressed, and since the bands add up to the backlog shown beside "
-        "them, secondary suppression then hides the next smallest band too. Every band has a record in every "
+        "them, secondary suppression then hides another band too. Every band has a record in every "
         "period.",
     ),
     "rating_share": (
@@ -634,32 +639,105 @@ in the data (wrong dates, missing citizen keys, out-of-date populations) nor non
   indicator before drawing conclusions; a claim about a whole family of comparisons needs a stricter level
   (for example Bonferroni), which the exports do not apply."""
 
+
+def _code(text: str) -> str:
+    """`text` as a Markdown code span, whatever backticks it holds."""
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _counts_table() -> str:
+    """The counts behind `n`, from the catalogue: which indicators share one, and whether it
+    adds up over time."""
+    rows = [
+        "| Count | What it counts | Adds up over time | Indicators whose `n` it is |",
+        "|---|---|---|---|",
+    ]
+    for c in COUNTS.values():
+        users = [m.id for m in CATALOGUE_LIST if m.count is c]
+        if users:
+            rows.append(
+                f"| {_code(c.id)} | {_cell(c.description)} | {'yes' if c.adds_over_time else 'no'} "
+                f"| {', '.join(_code(u) for u in users)} |"
+            )
+    return "\n".join(rows)
+
+
+def _identities() -> str:
+    """The identities between counts of different indicators, from the catalogue."""
+    items = [f"{_code(i.total)} = {' + '.join(_code(p) for p in i.parts)} ({i.why})" for i in IDENTITIES]
+    for c in COUNTS.values():
+        if c.within is not None:
+            parent, dim = c.within
+            label = dim.replace("_", " ")
+            items.append(f"{_code(c.id)} = {_code(parent)} within each {label} that has any (all its cases count)")
+    return "\n".join(
+        textwrap.fill(f"- {item};", 110, initial_indent="    ", subsequent_indent="      ") for item in items
+    )
+
+
 SUPPRESSION = f"""\
 ## Small-number suppression
 
 - **Primary.** A figure resting on fewer than `privacy.min_cell_size` cases (default {MIN_CELL}) is suppressed.
   What `n` counts is stated for every indicator below: cases, determined cases, ratings, eligible people and
   so on.
-- **Secondary.** Within one indicator, grain, period and breakdown, if exactly one category is suppressed,
-  the smallest of the remaining categories is suppressed too, so that the first cannot be recovered by
-  subtracting the categories shown from the total.
+- **Secondary, across all tables.** A suppressed figure must not be recoverable by subtraction from figures
+  shown anywhere: in the same table, at another grain, in another breakdown or in another indicator. The
+  counts behind `n` are tied by relations *total = sum of parts*:
+  - **slices**: the categories of a dimension add up to the whole population; a combined slice (such as age
+    band x region, `metrics.combinations`) adds up, over each of its dimensions, to the slice without that
+    dimension (the age bands of a region to the region, the regions of an age band to the age band); the
+    bands of `backlog_age` add up to the backlog;
+  - **departments**: the services of a department add up to the department (every service whose cases all
+    belong to one department);
+  - **time**: where `n` counts cases by the period they were opened in (see the table below), the months of
+    a quarter add up to the quarter and the quarters of a year to the year. Stocks at the period's end (the
+    backlog) and the 12-month windows of take-up do not add up over time, and ISO weeks do not nest in
+    months, so none of these are tied over time;
+  - **between indicators**: indicators whose `n` is the same count publish the same number in every cell and
+    therefore hide the same cells (table below; `backlog_overdue`'s `n` is the backlog itself). Besides:
+{_identities()}
+  - **indicators computed across categories**: their `n` is the sum of the `n` of the categories used, so the
+    categories used add up to it, and it plus the categories left out add up to the slice's own figure.
+
+  Whenever one of these relations has exactly one suppressed member among its total and parts, that member
+  could be recovered, so one more member is suppressed: a part rather than the total (totals are the most
+  used figures), among the parts the one that closes the most such relations at once, then the one with the
+  smallest `n`. This repeats until no relation has exactly one suppressed member, so no suppressed figure can
+  be recovered from any one relation (a total less the parts shown). The decision is taken at once over the
+  whole family of related tables (every grain, breakdown and related indicator), so every table shows the
+  same pattern, whichever is read and in whatever order. It is the standard heuristic for linked tables: it
+  does not audit combinations of several relations solved together, which would take an integer program.
+
+{_counts_table()}
+
 - **A suppressed figure carries no number.** Its value, `n`, numerator, denominator and interval are all null,
   `suppressed` is true, and the note says whether it was primary ("fewer than N cases") or secondary ("would
   reveal a smaller suppressed figure"). It is never shown as 0, and it is not compared with the reference
-  group.
+  group. A secondary suppression can hide a figure of an indicator computed across categories (its `n`
+  would give away the category left out), and a month or a category that is not small.
 - **Applied at read time, in one place.** The refresh stores every cell as computed; suppression is applied
   where cells are read, in the one query layer (`metrics.query.read_cells`) that the dashboard, the exports,
   the reports and the API all read through. So every reader gets the same protection, and a change of
-  `min_cell_size` applies at once without recomputing. A filter on category values applies after
+  `min_cell_size` applies at once without recomputing. The decision for a family is taken once per state of
+  the store (refresh run) and threshold, and kept. A filter on periods or category values applies after
   suppression, so a filtered view hides what the full view hides. The store itself holds the unsuppressed
   cells and case rows and must be protected accordingly.
 - **Indicators computed across categories** use only categories with `n >= min_cell_size`, so they rest on no
   small number.
-- **Limits.** Secondary suppression looks within one table. It does not protect against differencing between
-  grains (a quarter minus two of its months), between indicators (`backlog_open` minus `backlog_overdue`, whose
-  `n` is the whole backlog), or between exports made at different `as_of`. Where `n` counts a larger
-  population than the numerator (`backlog_overdue`, `uptake_rate`, `unclaimed_estimate`, `rating_share`), a small
-  numerator can be shown."""
+- **Limits.** Figures exported at different `as_of` can be differenced (a later export less an earlier one).
+  `n` decides suppression: where it counts a larger population than the numerator (`backlog_overdue`,
+  `uptake_rate`, `unclaimed_estimate`, `rating_share`, and every proportion), a small numerator, and the
+  rest of `n` beside it, can be shown. So the backlog not yet overdue (`backlog_open` less
+  `backlog_overdue`) is shown whatever its size: it is `backlog_overdue`'s own `n` less its value."""
 
 MISSING = """\
 ## Missing is not zero
@@ -700,19 +778,6 @@ LINEAGE = """\
 
 
 # --------------------------------------------------------------------------------------
-
-
-def _code(text: str) -> str:
-    """`text` as a Markdown code span, whatever backticks it holds."""
-    fence = "`"
-    while fence in text:
-        fence += "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _label(key: str, lang: str) -> str:
