@@ -295,7 +295,21 @@ UPTAKE_SOURCES = (
     "application of an entitlement programme (`services.<name>.entitlement: true`) closed as granted by "
     "`as_of`. For a programme whose recipients are published in the eligible-population table, the published "
     "annual figure is used instead, at the year grain only; at month and quarter grain only programmes counted "
-    "from cases take part."
+    "from cases take part. People granted a programme whose eligible people are unknown for the year are left "
+    "out of every slice they would share with other programmes (they would inflate its rate) and shown only in "
+    "their own programme's slice."
+)
+UPTAKE_PUBLISHED = (
+    "Published take-up tables are loaded as published. Where a publisher gives recipients and entitled "
+    "non-recipients (the UK DWP), eligible people are their sum and the range of non-recipients gives the range "
+    "of eligible people; DWP rounds counts to 10,000 and rates to whole percent, and a rate recomputed from the "
+    "rounded counts agrees with the published one within the error those roundings allow (checked in the tests "
+    "for every published figure, FYE 2010 to 2024). Where a publisher gives only the rate (the US IRS, EITC by "
+    "state), the figure is the published rate and range with `n` unknown (null, not small: the publisher has "
+    "applied its own disclosure control), and no count of people missing out is made up. A row for the whole "
+    "area (a national row) is the whole population's figure, never a region's and never replaced by a sum of "
+    "regions. Published years before the case history are shown, and a year the publisher left out is shown "
+    "as missing with a note."
 )
 
 CAVEATS: dict[str, tuple[str, ...]] = {
@@ -358,6 +372,7 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         UPTAKE_WINDOW,
         UPTAKE_INCOMPLETE,
         UPTAKE_SOURCES,
+        UPTAKE_PUBLISHED,
         "`n` is eligible people, so a figure with few recipients among many eligible people is shown. A "
         "value above 1 (more recipients than the eligible estimate) is shown as computed, not capped: it "
         "points to an eligible estimate that is too low or to recipients counted outside it.",
@@ -588,9 +603,14 @@ CONVENTIONS = """\
   is not the mean of its months' medians, nor a year's rate the mean of twelve monthly rates. Likewise the
   whole-population figure is computed from all cases, not from the categories' figures.
 - **Slices.** Each indicator is computed for the whole population (`dims` is `{}`) and for each category of
-  each configured dimension, one dimension at a time: `metrics.dimensions` (region, channel, service,
-  department) and every population-group attribute in `groups`. A case without a value falls in the
-  category "Not stated", which is a category of its own, shown and compared like any other.
+  each configured dimension: `metrics.dimensions` (region, channel, service, department) and every
+  population-group attribute in `groups`; and for every combination of categories of the dimensions named
+  together in `metrics.combinations` (e.g. region x age band, to see gaps within regions), computed from the
+  cases like any other slice. A case without a value falls in the category "Not stated", which is a category
+  of its own, shown and compared like any other. Residents per combined slice come from the population table
+  where it gives them (region x group); two group attributes at once are never given, so such a rate per
+  1,000 residents is null with a note. `backlog_age` and `rating_share` keep their own bands and are not
+  combined.
 - **Durations** are computed exactly from the timestamps (METRICS.md also allows one-minute histograms; they
   are not used)."""
 
