@@ -549,6 +549,17 @@ def cross_check(s: Settings) -> Iterator[Problem]:
                 zoneinfo.ZoneInfo(job.timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 yield ("worker", "jobs", name, "timezone"), f"unknown time zone {job.timezone!r}"
+    # The store keys combined slices as "a=x|b=y": a configured value with a '|' in it would
+    # be read back as two slices.
+    named = [(("regions", str(i), "id"), r.id) for i, r in enumerate(s.regions)]
+    named += [(("channels", str(i)), c) for i, c in enumerate(s.channels)]
+    named += [(("services", k), k) for k in s.services]
+    named += [(("services", k, "department"), v.department) for k, v in s.services.items()]
+    named += [(("groups", a, "values"), v) for a, g in s.groups.items() for v in g.values]
+    for loc, value in named:
+        if "|" in value:
+            why = "which separates the parts of a slice in the store; use another character"
+            yield loc, f"{value!r} contains '|', {why}"
     for i, combo in enumerate(s.metrics.combinations):
         unknown = [d for d in combo if d not in s.dimensions]
         if unknown or len(combo) < 2 or len(set(combo)) != len(combo):

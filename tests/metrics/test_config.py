@@ -163,3 +163,10 @@ targets:
     assert "config.yaml:2: targets.on_time_rate: threshold 0.9 is above target 0.8" in text
     assert "config.yaml:3: targets.resolution_days_median: threshold 3.0 is below target 5.0" in text
     assert "config.yaml:4: targets.cases_opened: direction 'neutral' has no on-track side" in text
+
+
+def test_a_value_with_the_slice_separator_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, 'channels: [phone, "web|app"]\nregions: [{id: "North|East"}]\n')
+    text = "\n".join(problems_of(path))
+    assert "config.yaml:1: channels.1: 'web|app' contains '|', which separates the parts of a slice" in text
+    assert "regions.0.id: 'North|East' contains '|'" in text
