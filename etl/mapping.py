@@ -1,8 +1,10 @@
 """Mapping a source's rows to canonical cases, and finding the rows that cannot be loaded.
 
-Pure pandas on whole columns: no per-row Python. Every check that fails adds its reason
-to the row; a row with any reason is quarantined with all of them, so a person fixing the
-export sees every problem of the row at once.
+Two steps, both on whole columns (no per-row Python): reading the text (date-times, value
+maps, numbers), which reports what cannot be read; then the rules on the values read, the
+pandera schema of `etl.schema`, validated lazily. Every problem adds its reason to the row,
+one per field, in field order; a row with any reason is quarantined with all of them, so a
+person fixing the export sees every problem of the row at once.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 
-from metrics.config import OUTCOMES, CaseMapping, Settings
+from etl.schema import COUNT_FIELDS, RATING, WHOLE_NUMBER, case_schema, failures
+from metrics.config import CASE_FIELDS, CaseMapping, Settings
 
 NOT_STATED = "Not stated"
 TIMESTAMP_FIELDS = ("opened_at", "first_response_at", "closed_at", "due_at")
@@ -44,8 +48,25 @@ class Reasons:
         return self.text != ""
 
 
+class FieldReasons:
+    """Reasons found while reading a source's text, each about one field of one row: rows
+    by position, in the long form of `etl.schema.failures` so that both can be merged."""
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: pd.Series, message: str | pd.Series, field: str) -> None:
+        rows = np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool))
+        if len(rows):
+            text = message.to_numpy(dtype=object)[rows] if isinstance(message, pd.Series) else message
+            self.parts.append(pd.DataFrame({"row": rows, "field": field, "reason": text}))
+
+
 def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings) -> Mapped:
-    reasons = Reasons(raw.index)
+    """Canonical cases of the rows that keep every rule, and the others quarantined with all
+    their reasons. Text that cannot be read is reported here, as it is parsed; the rules on
+    the values read are the pandera schema of `etl.schema`, checked lazily on the whole batch."""
+    parsed = FieldReasons()
     out = pd.DataFrame(index=raw.index)
 
     def column(field: str) -> pd.Series:
@@ -56,9 +77,6 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings)
         return pd.Series("", index=raw.index, dtype=object)
 
     source_id = column("source_id")
-    reasons.add(source_id == "", "source_id: empty")
-    dup = source_id.duplicated(keep="first") & (source_id != "")
-    reasons.add(dup, "source_id: appears earlier in the same file (" + source_id + ")")
     out["source"] = job
     out["source_id"] = source_id
     out["case_key"] = job + ":" + source_id
@@ -67,53 +85,54 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings)
     for field in TIMESTAMP_FIELDS:
         text = column(field)
         stamps, bad = parse_local_times(text, src.datetime_format, tz)
-        if field == "opened_at":
-            reasons.add(text == "", "opened_at: empty")
-        reasons.add(
-            bad, f"{field}: cannot read " + quoted(text) + f" as a date-time ({src.datetime_format or 'ISO 8601'})"
+        parsed.add(
+            bad,
+            f"{field}: cannot read " + quoted(text) + f" as a date-time ({src.datetime_format or 'ISO 8601'})",
+            field,
         )
         out[field] = stamps
-    reasons.add(out["closed_at"] < out["opened_at"], "closed_at: before opened_at")
-    reasons.add(out["first_response_at"] < out["opened_at"], "first_response_at: before opened_at")
 
     for field in ("service", "channel", "region", "department", "outcome"):
-        out[field] = _map_values(field, column(field), src, reasons)
-    _check_allowed(out, src, settings, reasons)
-    known_dept = out["service"].map(settings.service_department())
-    if "department" in src.columns:
-        out["department"] = out["department"].where(out["department"] != "", known_dept)
-    else:
-        out["department"] = known_dept
-    for field in DIM_FIELDS:
-        out[field] = out[field].where(out[field] != "", NOT_STATED)
-    out["outcome"] = out["outcome"].where(out["outcome"] != "", None)
+        out[field] = _map_values(field, column(field), src, parsed)
 
     citizen = column("citizen_key")
     out["citizen_key"] = citizen.where(citizen != "", None)
-    for field in ("handoffs", "reopened"):
+    # Numbers: text that is no number is a reason here; whether a number is allowed is the
+    # schema's rule. Both read alike, quoting the text as the source has it.
+    shown: dict[str, pd.Series] = {}
+    for field in COUNT_FIELDS:
         text = column(field)
-        num = pd.to_numeric(text.replace("", "0"), errors="coerce")
-        bad = num.isna() | (num < 0) | (num != num.round())
-        reasons.add(bad, f"{field}: expected a whole number >= 0, got " + quoted(text))
-        out[field] = num.fillna(0).astype(np.int64)
+        num = pd.to_numeric(text.replace("", "0"), errors="coerce").astype(np.float64)
+        parsed.add(num.isna(), f"{field}: " + _quoting(WHOLE_NUMBER, text), field)
+        out[field], shown[field] = num, text
     text = column("rating")
-    rating = pd.to_numeric(text.where(text != ""), errors="coerce")
-    bad = (text != "") & (rating.isna() | ~rating.isin([1, 2, 3, 4, 5]))
-    reasons.add(bad, "rating: expected 1 to 5 or empty, got " + quoted(text))
-    out["rating"] = rating.where(~bad).astype("Int64")
+    rating = pd.to_numeric(text.where(text != ""), errors="coerce").astype(np.float64)
+    parsed.add((text != "") & rating.isna(), "rating: " + _quoting(RATING, text), "rating")
+    out["rating"], shown["rating"] = rating, text
 
-    groups = {}
+    groups: dict[str, pd.Series] = {}
     for attr, col in src.groups.items():
-        spec = settings.groups[attr]
         text = raw[col].astype(str).str.strip()
-        value = _map_values(attr, text, src, reasons)
-        value = value.where(value != "", spec.not_stated)
-        unknown = ~value.isin(spec.values) & ~reasons.bad
-        reasons.add(unknown, f"{attr}: " + quoted(value) + f" is not one of {list(spec.values)}")
-        groups[attr] = value
+        value = _map_values(attr, text, src, parsed)
+        groups[attr] = value.where(value != "", settings.groups[attr].not_stated)
+
+    reasons = _reasons(parsed, case_schema(settings, src), out, groups, shown, [*CASE_FIELDS, *src.groups])
 
     bad = reasons.bad
+    # Only rows that keep every rule are finished into cases: the casts below hold for them
+    # alone (a count of 1.5 or 'inf' has no int64, a rating of 2.5 no Int64).
     good = out[~bad].copy()
+    known_dept = good["service"].map(settings.service_department())
+    if "department" in src.columns:
+        good["department"] = good["department"].where(good["department"] != "", known_dept)
+    else:
+        good["department"] = known_dept
+    for field in DIM_FIELDS:
+        good[field] = good[field].where(good[field] != "", NOT_STATED)
+    good["outcome"] = good["outcome"].where(good["outcome"] != "", None)
+    for field in COUNT_FIELDS:
+        good[field] = good[field].astype(np.int64)
+    good["rating"] = good["rating"].astype("Int64")
     good["row_hash"] = row_hash(good, {a: v[~bad] for a, v in groups.items()})
     group_rows = (
         pd.concat(
@@ -125,6 +144,42 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings)
     )
     quarantined = quarantine_frame(raw, reasons)
     return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
+
+
+def _reasons(
+    parsed: FieldReasons,
+    schema: pa.DataFrameSchema,
+    out: pd.DataFrame,
+    groups: dict[str, pd.Series],
+    shown: dict[str, pd.Series],
+    fields: list[str],
+) -> Reasons:
+    """Every row's reasons, parsing's and the schema's, one per field and in field order.
+
+    One per field: a field that could not be read is null or empty in the frame the schema
+    sees, so its rules may fail too ("service: no mapping for 'XX'" then "service: empty");
+    the parsing reason is the one that says what is wrong, and is kept alone."""
+    frame = pd.DataFrame({name: (groups[name] if name in groups else out[name]).to_numpy() for name in schema.columns})
+    found = pd.concat(
+        [*parsed.parts, failures(schema, frame, {f: s.reset_index(drop=True) for f, s in shown.items()})],
+        ignore_index=True,
+    )
+    reasons = Reasons(out.index)
+    if found.empty:
+        return reasons
+    rank = {field: i for i, field in enumerate(fields)}
+    found = found.drop_duplicates(["row", "field"]).assign(rank=lambda f: f["field"].map(rank))
+    found = found.sort_values(["row", "rank"], kind="stable")
+    # Join each row's reasons with '; ' in one pass over the sorted entries (a groupby with
+    # str.join calls Python per row: seconds when a whole batch is bad).
+    rows = found["row"].to_numpy()
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    text = found["reason"].to_numpy(dtype=object)
+    text = np.where(first, text, "; " + text)
+    message = pd.Series("", index=out.index, dtype=object)
+    message.iloc[rows[first]] = np.add.reduceat(text, np.flatnonzero(first))
+    reasons.add(message != "", message)
+    return reasons
 
 
 def quarantine_frame(raw: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:
@@ -147,6 +202,12 @@ def quoted(text: pd.Series) -> pd.Series:
     return "'" + text.astype(str) + "'"
 
 
+def _quoting(template: str, text: pd.Series) -> pd.Series:
+    """A reason template of etl.schema with its `{value}` filled from `text`, row by row."""
+    head, _, tail = template.partition("{value}")
+    return head + text.astype(str) + tail
+
+
 def parse_local_times(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Series, pd.Series]:
     """Local wall-clock strings -> naive UTC timestamps, and a mask of unreadable ones.
 
@@ -167,36 +228,15 @@ def parse_local_times(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Ser
     return utc, present & utc.isna()
 
 
-def _map_values(field: str, text: pd.Series, src: CaseMapping, reasons: Reasons) -> pd.Series:
+def _map_values(field: str, text: pd.Series, src: CaseMapping, parsed: FieldReasons) -> pd.Series:
     mapping = src.values.get(field)
     if mapping is None:
         return text
     mapped = text.map(mapping)
     unmapped = mapped.isna() & (text != "")
-    reasons.add(unmapped, f"{field}: no mapping for " + quoted(text))
+    parsed.add(unmapped, f"{field}: no mapping for " + quoted(text), field)
     # An empty cell with no mapping for '' stays empty (not stated / no outcome yet).
     return mapped.fillna("").astype(object)
-
-
-def _check_allowed(out: pd.DataFrame, src: CaseMapping, settings: Settings, reasons: Reasons) -> None:
-    if src.strict_services:
-        unknown = ~out["service"].isin(list(settings.services)) & (out["service"] != "")
-        reasons.add(unknown, "service: " + quoted(out["service"]) + " is not a configured service")
-    reasons.add(out["service"] == "", "service: empty")
-    if src.strict_regions and settings.regions:
-        ids = [r.id for r in settings.regions]
-        reasons.add(
-            ~out["region"].isin(ids) & (out["region"] != ""),
-            "region: " + quoted(out["region"]) + " is not a configured region",
-        )
-    if settings.channels and "channel" in src.values:
-        reasons.add(
-            ~out["channel"].isin(settings.channels) & (out["channel"] != ""),
-            "channel: " + quoted(out["channel"]) + " is not a configured channel",
-        )
-    reasons.add(
-        ~out["outcome"].isin([*OUTCOMES, ""]), "outcome: " + quoted(out["outcome"]) + f" is not one of {list(OUTCOMES)}"
-    )
 
 
 def row_hash(cases: pd.DataFrame, groups: dict[str, pd.Series]) -> pd.Series:
