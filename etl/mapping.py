@@ -116,6 +116,11 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings)
         value = _map_values(attr, text, src, parsed)
         groups[attr] = value.where(value != "", settings.groups[attr].not_stated)
 
+    # The store keys combined slices as "a=x|b=y": a value with '|' in it would be read back
+    # as two slices. `values` can map such a value to another.
+    for field, value in [*((f, out[f]) for f in ("service", "channel", "region", "department")), *groups.items()]:
+        has_bar = value.astype(str).str.contains("|", regex=False)
+        parsed.add(has_bar, f"{field}: " + quoted(value) + " contains '|', which separates slices; map it", field)
     reasons = _reasons(parsed, case_schema(settings, src), out, groups, shown, [*CASE_FIELDS, *src.groups])
 
     bad = reasons.bad

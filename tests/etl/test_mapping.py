@@ -295,3 +295,10 @@ def test_case_schema_finds_exactly_the_broken_rules(rows: list[dict]) -> None:
     found = failures(case_schema(STRICT, STRICT.etl.sources["cases"]), frame(rows))
     assert set(zip(found["row"], found["field"], strict=True)) == expected(rows)
     assert all(reason.startswith(f"{field}: ") for field, reason in zip(found["field"], found["reason"], strict=True))
+
+
+def test_a_value_with_the_slice_separator_is_quarantined_not_split() -> None:
+    row = ("A2", *GOOD[1:5], "North|South", *GOOD[6:])
+    m = map_cases(raw(GOOD, row), "cases", SOURCE, SETTINGS)
+    assert len(m.cases) == 1 and len(m.quarantined) == 1
+    assert m.quarantined["reason"].iloc[0] == "region: 'North|South' contains '|', which separates slices; map it"
