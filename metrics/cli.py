@@ -519,9 +519,22 @@ def serve(obj: Ctx, host: str, port: int) -> None:
     """Serve the dashboard (reads metric cells only)."""
     from dashboard.app import create_app
 
-    app = create_app(obj.settings, obj.engine())
+    engine = obj.engine()
+    app = create_app(obj.settings, engine)
+    _warm_in_background(obj.settings, engine)
     click.echo(f"civic-metrics dashboard: http://{host}:{port}/")
     app.run(host=host, port=port, debug=False)
+
+
+def _warm_in_background(settings: Settings, engine: object) -> None:
+    """Suppression of the headline indicators is worked out while the server starts."""
+    import threading
+
+    from metrics.catalogue import CATALOGUE
+    from metrics.query import warm
+
+    metrics = settings.dashboard.headline or tuple(CATALOGUE)
+    threading.Thread(target=warm, args=(engine, metrics, settings.privacy.min_cell_size), daemon=True).start()
 
 
 @cli.command()
@@ -559,6 +572,7 @@ def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
     from dashboard.app import create_app
 
     app = create_app(s, engine)
+    _warm_in_background(s, engine)
     click.echo(f"civic-metrics dashboard: http://{host}:{port}/")
     app.run(host=host, port=port, debug=False)
 

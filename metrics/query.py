@@ -125,6 +125,13 @@ def suppression_decision(engine: Engine, metric: str, min_cell_size: int) -> Dec
     return _decision(engine, family(metric), min_cell_size, store_state(engine))
 
 
+def warm(engine: Engine, metrics: list[str] | tuple[str, ...], min_cell_size: int) -> None:
+    """Work out the suppression of these indicators' families now (a second or so for the
+    largest), so the first person to open the dashboard does not wait for it."""
+    for members in dict.fromkeys(family(m) for m in metrics):
+        _decision(engine, members, min_cell_size, store_state(engine))
+
+
 def store_state(engine: Engine) -> tuple[int | None, int | None]:
     """What identifies the store's cells: the newest successful refresh run and the newest
     cell id (a refresh replaces cells by inserting new rows, so a change moves the latter

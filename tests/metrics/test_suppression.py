@@ -580,3 +580,13 @@ def test_no_figure_of_the_demo_can_be_recovered(demo: Engine) -> None:
             mine = shown[table].sort_values(["period", "dims_key"])
             assert read["suppressed"].tolist() == mine["suppressed"].tolist(), (metric, by, grain)
     assert checked > 20_000 and hidden > 100
+
+
+def test_warming_works_out_the_decision_a_later_read_uses(demo: Engine) -> None:
+    query._decision.cache_clear()
+    query.warm(demo, ["on_time_rate", "cases_opened", "repeat_contact_rate"], MIN)
+    warmed = query._decision.cache_info()
+    assert warmed.misses == len({family(m) for m in ("on_time_rate", "cases_opened", "repeat_contact_rate")})
+    query.read_cells(demo, "cases_opened", by=("region",), min_cell_size=MIN)
+    after = query._decision.cache_info()
+    assert after.misses == warmed.misses and after.hits == warmed.hits + 1
