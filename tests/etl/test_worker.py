@@ -166,7 +166,11 @@ def test_two_workers_never_run_the_same_job_at_once(tmp_path: Path, slow_endpoin
         tmp_path, {"feed": open311_source(slow_endpoint)}, {"poll": {"every_seconds": 1, "steps": ["etl"]}}
     )
     first = start_worker(config)
-    wait_for(lambda: query(config, "SELECT count(*) FROM worker_locks WHERE name = 'worker'")[0][0] == 1)
+    try:
+        wait_for(lambda: query(config, "SELECT count(*) FROM worker_locks WHERE name = 'worker'")[0][0] == 1)
+    except BaseException:
+        stop(first)
+        raise
     second = start_worker(config)
     try:
         wait_for(lambda: any(r["status"] == "skipped" for r in job_runs(config)))
@@ -222,8 +226,10 @@ def test_a_run_missed_while_the_worker_was_down_is_recorded(tmp_path: Path) -> N
         misfire_grace_seconds=60,
     )
     proc = start_worker(config)
-    wait_for(lambda: query(config, "SELECT count(*) FROM apscheduler_jobs")[0][0] == 1)
-    stop(proc)
+    try:
+        wait_for(lambda: query(config, "SELECT count(*) FROM apscheduler_jobs")[0][0] == 1)
+    finally:
+        stop(proc)
     trigger = job_state(config, "nightly")["trigger"]
     assert str(trigger.timezone) == "Asia/Shanghai" and "hour='2'" in str(trigger)
     # The worker was down when the job was due, ten minutes ago: later than the grace time.
