@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from etl.errors import ColumnsMissing, SourceMissing, TerminalError
+from metrics.config import CaseMapping
 
 
 def sha256(path: Path) -> str:
@@ -66,9 +68,21 @@ def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) 
     except pd.errors.ParserError as exc:
         raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
     df.columns = [c.lstrip("\ufeff") for c in df.columns]
-    missing = {field: col for field, col in needed.items() if col not in df.columns}
-    if missing:
-        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
-        raise ColumnsMissing(f"{path}: column(s) {lines} not found; the file has: {', '.join(map(repr, df.columns))}")
+    require_columns(df.columns, needed, f"{path}", "the file has")
     df.insert(0, "_row", range(1, len(df) + 1))
     return df
+
+
+def require_columns(have: Iterable[str], needed: Mapping[str, str], where: str, has: str = "the table has") -> None:
+    """A terminal error naming each column the mapping needs and the source lacks (with the
+    field it was meant for), and what the source does have."""
+    have = [c for c in have if c != "_row"]
+    missing = {field: col for field, col in needed.items() if col not in have}
+    if missing:
+        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
+        raise ColumnsMissing(f"{where}: column(s) {lines} not found; {has}: {', '.join(map(repr, have))}")
+
+
+def case_columns(src: CaseMapping) -> dict[str, str]:
+    """The source columns a case mapping reads: its fields' and its group attributes'."""
+    return dict(src.columns) | {f"group {a}": c for a, c in src.groups.items()}

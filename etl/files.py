@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from etl.batches import Batch
-from etl.csv_source import read_csv, sha256
-from etl.errors import ColumnsMissing, SourceMissing
+from etl.csv_source import case_columns, read_csv, require_columns, sha256
+from etl.errors import SourceMissing
 from etl.tables import SPREADSHEETS, as_table, read_reference_table, read_sheet
 from metrics.config import CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
 
@@ -62,14 +62,11 @@ def file_batches(
 
 def read_cases_file(path: Path, src: CasesCsvSource | LookupCsvSource) -> pd.DataFrame:
     """A plain table (CSV or a workbook's sheet) with every column the mapping names."""
-    needed = dict(src.columns) | {f"group {a}": c for a, c in getattr(src, "groups", {}).items()}
+    needed = case_columns(src) if isinstance(src, CasesCsvSource) else dict(src.columns)
     if path.suffix.lower() not in SPREADSHEETS:
         return read_csv(path, src.encoding, src.delimiter, needed)
     raw = as_table(read_sheet(path, src.sheet))
-    missing = {field: col for field, col in needed.items() if col not in raw.columns}
-    if missing:
-        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
-        raise ColumnsMissing(f"{path}: column(s) {lines} not found; the sheet has: {', '.join(map(repr, raw.columns))}")
+    require_columns(raw.columns, needed, str(path), "the sheet has")
     raw = raw.reset_index(drop=True)
     raw.insert(0, "_row", range(1, len(raw) + 1))
     return raw

@@ -284,8 +284,12 @@ def _compare(now: pd.DataFrame, before: pd.DataFrame | None, key: list[str]) -> 
     is_new = merged["_merge"] == "left_only"
     differs = pd.Series(False, index=merged.index)
     for col in (c for c in now.columns if c not in key):
-        a, b = merged[col].astype(float), merged[f"{col}_before"].astype(float)
-        differs |= ~((a == b) | (a.isna() & b.isna()))
+        a, b = merged[col], merged[f"{col}_before"]
+        # Counts come back from the store as floats where a column has nulls: compare numbers
+        # as numbers, text as text; two nulls are the same figure.
+        na, nb = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+        same = (na == nb) | (a.isna() & b.isna()) | (na.isna() & nb.isna() & (a.astype(str) == b.astype(str)))
+        differs |= ~same
     return int(is_new.sum()), int((differs & ~is_new).sum())
 
 
@@ -309,16 +313,10 @@ def _load_lookup(
             conn.execute(insert(model), records)
         _quarantine(conn, quarantined, job, run_id, batch.label)
         _commit_position(conn, job, batch, run_id, len(batch.rows))
-    fields = [c for c in rows.columns if c not in key]
     old = before.drop(columns=["job", "etl_run_id"])
     if "day" in old:
         old["day"] = pd.to_datetime(old["day"]).dt.date
-    merged = rows.merge(old, on=key, how="left", suffixes=("", "_was"), indicator=True)
-    new = int((merged["_merge"] == "left_only").sum())
-    differs = pd.Series(False, index=merged.index)
-    for f in fields:
-        differs |= merged[f].astype(str) != merged[f"{f}_was"].astype(str)
-    changed = int((differs & (merged["_merge"] == "both")).sum())
+    new, changed = _compare(rows, old, key)
     return len(batch.rows), len(rows), new, changed, len(quarantined)
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from etl.batches import Batch
-from etl.errors import ColumnsMissing, TerminalError
+from etl.csv_source import case_columns, require_columns
+from etl.errors import TerminalError
 from metrics.config import CaseMapping, CasesOpen311Source, CasesSqlSource, Settings
 
 
@@ -89,9 +90,4 @@ def database_url(src: CasesSqlSource) -> str:
 
 
 def check_columns(job: str, src: CaseMapping, batch: Batch) -> None:
-    needed = dict(src.columns) | {f"group {a}": c for a, c in src.groups.items()}
-    missing = {field: col for field, col in needed.items() if col not in batch.rows.columns}
-    if missing:
-        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
-        have = ", ".join(repr(c) for c in batch.rows.columns if c != "_row")
-        raise ColumnsMissing(f"{job}: {batch.label}: column(s) {lines} not found; the source gives: {have}")
+    require_columns(batch.rows.columns, case_columns(src), f"{job}: {batch.label}", "the source gives")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.csv_source import read_csv
+from etl.csv_source import read_csv, require_columns
 from etl.errors import ColumnsMissing, SourceMissing, TerminalError
 from metrics.config import ReferenceCsvSource, SheetBlocks, Unpivot
 
@@ -44,11 +44,7 @@ def read_reference_table(path: Path, src: ReferenceCsvSource) -> pd.DataFrame:
         raw = read_csv(path, src.encoding, src.delimiter, {}).drop(columns="_row")
     if src.unpivot:
         raw = unpivot(raw, src.unpivot, path)
-    missing = {field: col for field, col in src.columns.items() if col not in raw.columns}
-    if missing:
-        lines = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())
-        have = ", ".join(map(repr, (c for c in raw.columns if c != "_row")))
-        raise ColumnsMissing(f"{path}: column(s) {lines} not found; the table has: {have}")
+    require_columns(raw.columns, src.columns, str(path))
     raw = raw.reset_index(drop=True)
     if "_row" in raw:
         raw = raw.drop(columns="_row")

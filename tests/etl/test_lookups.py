@@ -60,6 +60,9 @@ def test_bad_rows_are_quarantined_with_their_reasons(tmp_path: Path) -> None:
     out = run(config, "etl", "run").output
     assert "targets: read 5 = loaded 2" in out and "quarantined 3" in out
     assert "holidays: read 3 = loaded 2" in out and "events: read 2 = loaded 1" in out
+    # The same tables read again change nothing.
+    again = run(config, "etl", "run", "--reload", "--job", "targets", "--job", "holidays", "--job", "events").output
+    assert again.count("new 0, changed 0") == 3
     reasons = run(config, "etl", "quarantine").output
     assert "metric: unknown indicator 'happiness'" in reasons
     assert "duplicate of an earlier row for the same metric" in reasons
