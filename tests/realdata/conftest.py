@@ -33,3 +33,22 @@ def check_export_tool(real_data: Path) -> Path:
     if not CHECK_EXPORT.is_file():
         pytest.skip(f"{CHECK_EXPORT} not found beside the checkout; the export check needs it")
     return CHECK_EXPORT
+
+
+def load_template(name: str, real: Path, folder: Path) -> tuple[Path, str]:
+    """Fill in `tests/realdata/<name>.yaml` (its ${store_url}: a SQLite file in `folder`;
+    its ${data_dir}: the real-data folder), then init, load and refresh through the CLI.
+    Returns the config's path and what `etl run` printed."""
+    from string import Template
+
+    from tests.support import run
+
+    text = Template((HERE / f"{name}.yaml").read_text(encoding="utf-8")).substitute(
+        store_url=f"sqlite:///{(folder / 'store.db').as_posix()}", data_dir=real.as_posix()
+    )
+    config = folder / f"{name}.yaml"
+    config.write_text(text, encoding="utf-8")
+    run(config, "init")
+    etl_output = run(config, "etl", "run").output
+    run(config, "metrics", "refresh")
+    return config, etl_output

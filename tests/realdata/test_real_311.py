@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from tests.realdata.conftest import load_template
 from tests.support import run
 
 pytestmark = pytest.mark.realdata
@@ -158,15 +158,7 @@ class Store:
 
 def load(spec: Spec, real: Path, folder: Path) -> Store:
     db = folder / "store.db"
-    text = Template((HERE / f"{spec.name}.yaml").read_text(encoding="utf-8")).substitute(
-        store_url=f"sqlite:///{db.as_posix()}",
-        data_dir=real.as_posix(),
-    )
-    config = folder / f"{spec.name}.yaml"
-    config.write_text(text, encoding="utf-8")
-    invoke(config, "init")
-    etl_output = invoke(config, "etl", "run")
-    invoke(config, "metrics", "refresh")
+    config, etl_output = load_template(spec.name, real, folder)
     return Store(spec, folder, config, db, etl_output)
 
 

@@ -19,16 +19,15 @@ import sys
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 import pandas as pd
 import pytest
 
+from tests.realdata.conftest import load_template
 from tests.support import run
 
 pytestmark = pytest.mark.realdata
 
-HERE = Path(__file__).resolve().parent
 CONFIG = "boston_2019_coverage"
 CASES_CSV = "boston_311/boston_311_2019_animal_pest_subset.csv"
 POPULATION_CSV = "boston_311/population/boston_neighborhood_population_acs.csv"
@@ -119,16 +118,8 @@ class Store:
 @pytest.fixture(scope="module")
 def store(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
     folder = tmp_path_factory.mktemp(CONFIG)
-    db = folder / "store.db"
-    text = Template((HERE / f"{CONFIG}.yaml").read_text(encoding="utf-8")).substitute(
-        store_url=f"sqlite:///{db.as_posix()}", data_dir=real_data.as_posix()
-    )
-    config = folder / f"{CONFIG}.yaml"
-    config.write_text(text, encoding="utf-8")
-    invoke(config, "init")
-    etl_output = invoke(config, "etl", "run")
-    invoke(config, "metrics", "refresh")
-    return Store(folder, config, db, etl_output)
+    config, etl_output = load_template(CONFIG, real_data, folder)
+    return Store(folder, config, folder / "store.db", etl_output)
 
 
 # --- the independent computation, from the raw files --------------------------------------

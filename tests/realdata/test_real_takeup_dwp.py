@@ -20,16 +20,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 import pandas as pd
 import pytest
 
+from tests.realdata.conftest import load_template
 from tests.support import run
 
 pytestmark = pytest.mark.realdata
 
-HERE = Path(__file__).resolve().parent
 WORKBOOK = "takeup/dwp_pension_credit_tables_fye_2324.ods"
 TIDY = "takeup/dwp_pension_credit_caseload_takeup_fye2010_2024_tidy.csv"
 RECIPIENTS = "Number of recipients"
@@ -110,14 +109,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
     folder = tmp_path_factory.mktemp("dwp")
-    text = Template((HERE / "dwp_pension_credit.yaml").read_text(encoding="utf-8")).substitute(
-        store_url=f"sqlite:///{(folder / 'store.db').as_posix()}", data_dir=real_data.as_posix()
-    )
-    config = folder / "config.yaml"
-    config.write_text(text, encoding="utf-8")
-    run(config, "init")
-    etl = run(config, "etl", "run").output
-    run(config, "metrics", "refresh")
+    config, etl = load_template("dwp_pension_credit", real_data, folder)
     return Store(config, folder, etl)
 
 

@@ -13,15 +13,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from string import Template
 
 import pytest
 
+from tests.realdata.conftest import load_template
 from tests.support import run
 
 pytestmark = pytest.mark.realdata
 
-HERE = Path(__file__).resolve().parent
 TABLE = "takeup/irs_eitc_participation_rate_by_state_ty2014_2022.csv"
 
 
@@ -43,15 +42,8 @@ def published(real_data: Path) -> dict[tuple[int, str], float]:
 @pytest.fixture(scope="module")
 def config(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("irs")
-    text = Template((HERE / "irs_eitc.yaml").read_text(encoding="utf-8")).substitute(
-        store_url=f"sqlite:///{(folder / 'store.db').as_posix()}", data_dir=real_data.as_posix()
-    )
-    path = folder / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    run(path, "init")
-    out = run(path, "etl", "run").output
+    path, out = load_template("irs_eitc", real_data, folder)
     assert "irs_eitc_by_state: read 468 = loaded 468" in out and "quarantined 0" in out
-    run(path, "metrics", "refresh")
     return path
 
 
