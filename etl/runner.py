@@ -56,7 +56,6 @@ class RunSummary:
     rows_changed: int = 0
     rows_quarantined: int = 0
     seconds: float = 0.0
-    batches: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     sha256s: list[str | None] = field(default_factory=list)
 
@@ -120,7 +119,6 @@ def run_job(
             else:
                 counts = _load_reference(settings, engine, job, src, batch, run_id)
             summary.add(counts)
-            summary.batches.append(batch.label)
             summary.sha256s.append(batch.sha256)
         with engine.begin() as conn:
             conn.execute(
@@ -175,14 +173,13 @@ def describe(settings: Settings, src: object) -> str:
 def batches(
     settings: Settings, engine: Engine, job: str, src: object, say: Progress, reload: bool, summary: RunSummary
 ) -> Iterator[Batch]:
-    state = stored_state(engine, job)
     if isinstance(src, CasesCsvSource | ReferenceCsvSource | LookupCsvSource):
         loaded = set() if reload else loaded_files(engine, job)
         yield from file_batches(settings, src, loaded, say, summary.skipped)
         return
     from etl.sources import remote_batches
 
-    yield from remote_batches(settings, job, src, state, say)
+    yield from remote_batches(settings, job, src, stored_state(engine, job), say)
 
 
 def stored_state(engine: Engine, job: str) -> dict:

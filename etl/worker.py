@@ -249,7 +249,7 @@ def _finish(engine: Engine, run_id: int, status: str, error: str | None = None, 
 # --- the worker process -------------------------------------------------------------------
 
 
-def build_scheduler(config_path: Path, settings: Settings, engine: Engine) -> BlockingScheduler:
+def build_scheduler(settings: Settings, engine: Engine) -> BlockingScheduler:
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.memory import MemoryJobStore
@@ -347,7 +347,7 @@ def run_worker(config_path: Path, say: Callable[[str], None]) -> None:
             f"warning: another worker ({other}) is running on this store; each job runs on one worker at a "
             "time, so runs this worker finds locked are recorded as skipped"
         )
-    scheduler = build_scheduler(config_path, settings, engine)
+    scheduler = build_scheduler(settings, engine)
     _scheduler = scheduler
 
     def stop(signum: int, _frame: object) -> None:
