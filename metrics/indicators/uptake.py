@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import combinations, concat, finish, keyed, opened_period, sum_cells
+from metrics.cells import cell_slice, combinations, concat, finish, keyed, opened_period, sum_cells
 from metrics.cells import parts as slice_parts
 from metrics.indicators.timeliness import km_indicator, proportion
 from metrics.periods import period_last_day
@@ -172,15 +172,10 @@ def _table_sums(e: pd.DataFrame, dim: str) -> pd.DataFrame:
     with_whole = rows["programme"].isin(set(rows.loc[whole, "programme"]))
     rows = rows[~whole] if "region" in names else rows[whole | ~with_whole]
     values = {"service": rows["programme"], "region": rows["region"]}
-    columns = [values.get(d, rows["group_value"]).astype(str) for d in names]
-    if not names:
-        key = pd.Series("", index=rows.index)
-    elif len(names) == 1:
-        key = columns[0]
-    else:  # the stored key of a combined cell, "a=x|b=y" (see metrics.cells.cell_slice)
-        key = pd.Series("", index=rows.index)
-        for i, (d, col) in enumerate(zip(names, columns, strict=True)):
-            key = key + ("|" if i else "") + f"{d}=" + col
+    columns = pd.DataFrame({d: values.get(d, rows["group_value"]).astype(str) for d in names}, index=rows.index)
+    # A cell's dim_value: the value itself, or a combined cell's stored key (metrics.cells).
+    records = columns.to_dict("records") if names else [{}] * len(rows)
+    key = pd.Series([cell_slice(r)[1] for r in records], index=rows.index, dtype=object)
     table = rows.reindex(columns=TABLE_COLUMNS).astype(float)
     grouped = table.groupby(key.to_numpy())
     # min_count: a slice whose rows all lack a figure has none, not 0.
@@ -211,7 +206,7 @@ def _counted(win: pd.DataFrame, dim: str) -> pd.Series:
     if len(names) == 1:
         return win.groupby(dim)["person"].nunique()
     counts = win.groupby(names)["person"].nunique()
-    keys = ["|".join(f"{d}={v}" for d, v in zip(names, ix, strict=True)) for ix in counts.index]
+    keys = [cell_slice(dict(zip(names, ix, strict=True)))[1] for ix in counts.index]
     return pd.Series(counts.to_numpy(), index=keys)
 
 
