@@ -26,10 +26,12 @@ from etl.files import file_batches
 from etl.mapping import map_cases
 from etl.reference import map_reference
 from metrics.config import CaseMapping, CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
+from metrics.incremental import slice_signatures
 from metrics.store.models import (
     AnnotationRow,
     CalendarDay,
     Case,
+    CaseChange,
     CaseGroup,
     EligiblePopulation,
     EtlRun,
@@ -225,6 +227,7 @@ def _load_cases(
         changed = ~is_new & (old_hash != cases["row_hash"])
         write = cases[is_new | changed]
         changed_keys = cases.loc[changed, "case_key"].tolist()
+        _list_changes(conn, run_id, write["case_key"].tolist(), changed_keys)
         for i in range(0, len(changed_keys), IN_CHUNK):
             part = changed_keys[i : i + IN_CHUNK]
             conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(part)))
@@ -242,6 +245,42 @@ def _load_cases(
         _quarantine(conn, mapped.quarantined, job, run_id, batch.label)
         _commit_position(conn, job, batch, run_id, len(raw))
     return len(raw), len(cases), int(is_new.sum()), int(changed.sum()), len(mapped.quarantined)
+
+
+# Beyond this many cases written in one batch (a first load, a reload) listing them costs
+# more than it saves: the next refresh is a full one.
+MAX_LISTED_CHANGES = 50_000
+
+
+def _list_changes(conn: Connection, run_id: int, written: list[str], changed: list[str]) -> None:
+    """Record the cases this batch writes, with the version each changed one replaces, in
+    the same transaction as the cases (metrics.incremental reads them)."""
+    if not written:
+        return
+    if len(written) > MAX_LISTED_CHANGES:
+        conn.execute(
+            insert(CaseChange).values(etl_run_id=run_id, reason=f"{len(written):,} cases written in one batch")
+        )
+        return
+    old: dict[str, dict] = {}
+    cols = (Case.case_key, Case.opened_at, Case.closed_at, Case.first_response_at, Case.service, Case.citizen_key)
+    for i in range(0, len(changed), IN_CHUNK):
+        for row in conn.execute(select(*cols).where(Case.case_key.in_(changed[i : i + IN_CHUNK]))):
+            old[row.case_key] = {
+                "old_opened_at": row.opened_at,
+                "old_closed_at": row.closed_at,
+                "old_first_response_at": row.first_response_at,
+                "old_service": row.service,
+                "old_citizen_key": row.citizen_key,
+            }
+    for key, sig in slice_signatures(conn, changed).items():
+        old[key]["old_slice"] = sig
+    blank = dict.fromkeys(
+        ("old_opened_at", "old_closed_at", "old_first_response_at", "old_service", "old_citizen_key", "old_slice")
+    )
+    records = [{"etl_run_id": run_id, "case_key": k, "reason": None, **old.get(k, blank)} for k in written]
+    for i in range(0, len(records), CHUNK):
+        conn.execute(insert(CaseChange), records[i : i + CHUNK])
 
 
 def _load_reference(
@@ -353,6 +392,7 @@ def forget_source(engine: Engine, job: str) -> int:
     starts afresh); returns how many cases."""
     keys = select(Case.case_key).where(Case.source == job)
     with engine.begin() as conn:
+        conn.execute(insert(CaseChange).values(etl_run_id=0, reason=f"cases of {job} deleted"))
         conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(keys)))
         conn.execute(delete(LoadedFile).where(LoadedFile.job == job))
         conn.execute(delete(SourceState).where(SourceState.job == job))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,12 @@ class CaseData:
     populations: pd.DataFrame
     eligible: pd.DataFrame
     calendar: WorkingCalendar
+    # The first case's local opening date in the whole store, when `cases` holds only some
+    # of them (an incremental refresh): periods are numbered from it either way.
+    first: np.datetime64 | None = None
+    # Only these periods' figures are wanted (an incremental refresh): an indicator that
+    # loops over periods may skip the others. None: all of them.
+    focus: dict[str, np.ndarray] | None = None
     _periods: dict[str, np.ndarray] = field(default_factory=dict)
     # Work shared by every indicator of one refresh (slicings, period of each case...).
     memo: dict[object, object] = field(default_factory=dict)
@@ -42,6 +49,8 @@ class CaseData:
 
     @property
     def first_date(self) -> np.datetime64:
+        if self.first is not None:
+            return self.first
         if self.cases.empty:  # a store of published tables only: periods start at as_of
             return self.as_of_date
         return self.cases["opened_date"].to_numpy().min().astype("datetime64[D]")
@@ -49,6 +58,9 @@ class CaseData:
     @cached_property
     def as_of_date(self) -> np.datetime64:
         return np.datetime64(to_local(pd.Series([self.as_of]), self.settings.timezone).iloc[0].date(), "D")
+
+    def wanted(self, grain: str, start: np.datetime64) -> bool:
+        return self.focus is None or bool(np.isin(start, self.focus.get(grain, ())))
 
     def periods(self, grain: str) -> np.ndarray:
         """Period start dates of a grain, from the first case's period to as_of's."""
@@ -76,6 +88,19 @@ def load_case_data(settings: Settings, engine: Engine) -> CaseData:
 
     # Holidays and make-up working days loaded from tables count like the config's.
     settings = with_store_lookups(settings, engine)
+    as_of = resolve_as_of(settings, engine)
+    cases = read_cases(engine, settings, as_of)
+    populations, eligible = read_reference(engine)
+    # Published take-up tables make figures of their own (a ministry may load them before
+    # its case feed is connected); otherwise a store without cases has nothing to show.
+    published = eligible["recipients"].notna() | eligible["rate"].notna()
+    if cases.empty and not (settings.as_of is not None and published.any()):
+        raise EmptyStore(f"no case was opened on or before as_of {as_of:%Y-%m-%d %H:%M} UTC")
+    return prepare(settings, as_of, cases, populations, eligible)
+
+
+def resolve_as_of(settings: Settings, engine: Engine) -> pd.Timestamp:
+    """The cut-off in UTC: the configured one, or the newest timestamp in the store."""
     as_of = settings.as_of
     if as_of is not None:
         # A cut-off written without an offset is a local wall-clock time, like every date
@@ -86,18 +111,33 @@ def load_case_data(settings: Settings, engine: Engine) -> CaseData:
     as_of = as_of or latest_timestamp(engine)
     if as_of is None:
         raise EmptyStore("the store holds no cases yet: run `civic-metrics etl run` first")
-    cases = read_cases(engine, settings, pd.Timestamp(as_of))
+    return pd.Timestamp(as_of)
+
+
+def read_reference(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     with engine.connect() as conn:
         populations = pd.read_sql(select(Population.__table__), conn)
         eligible = pd.read_sql(select(EligiblePopulation.__table__), conn)
-    # Published take-up tables make figures of their own (a ministry may load them before
-    # its case feed is connected); otherwise a store without cases has nothing to show.
-    published = eligible["recipients"].notna() | eligible["rate"].notna()
-    if cases.empty and not (settings.as_of is not None and published.any()):
-        raise EmptyStore(f"no case was opened on or before as_of {as_of:%Y-%m-%d %H:%M} UTC")
-    first = cases["opened_date"].min().date() if len(cases) else pd.Timestamp(as_of).date()
-    cal = calendar_for(settings.calendar, first, pd.Timestamp(as_of).date())
-    data = CaseData(settings, pd.Timestamp(as_of), cases, populations, eligible, cal)
+    return populations, eligible
+
+
+def prepare(
+    settings: Settings,
+    as_of: pd.Timestamp,
+    cases: pd.DataFrame,
+    populations: pd.DataFrame,
+    eligible: pd.DataFrame,
+    first: dt.date | None = None,
+) -> CaseData:
+    """CaseData over `cases` (all of them, or those of some periods when `first` gives the
+    store's first opening date), with due dates on the working-day calendar."""
+    start = first
+    if start is None:
+        start = cases["opened_date"].min().date() if len(cases) else as_of.date()
+    cal = calendar_for(settings.calendar, start, as_of.date())
+    data = CaseData(settings, as_of, cases, populations, eligible, cal)
+    if first is not None:
+        data.first = np.datetime64(first, "D")
     _add_due_dates(data)
     return data
 
@@ -106,7 +146,9 @@ class EmptyStore(Exception):
     pass
 
 
-def read_cases(engine: Engine, settings: Settings, as_of: pd.Timestamp) -> pd.DataFrame:
+def read_cases(engine: Engine, settings: Settings, as_of: pd.Timestamp, where: Any = None) -> pd.DataFrame:
+    """Cases opened by as_of (and matching `where`, a condition on the cases table), as
+    they were known at as_of."""
     t = Case.__table__
     cols = [
         t.c.case_key,
@@ -132,6 +174,8 @@ def read_cases(engine: Engine, settings: Settings, as_of: pd.Timestamp) -> pd.Da
             g, (g.c.case_key == t.c.case_key) & (g.c.attribute == attr)
         )
     query = query.where(t.c.opened_at <= as_of.to_pydatetime())
+    if where is not None:
+        query = query.where(where)
     with engine.connect() as conn:
         df = pd.read_sql(query, conn)
     for col in ("opened_at", "first_response_at", "closed_at", "due_at"):

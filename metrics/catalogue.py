@@ -120,6 +120,9 @@ class MetricDefinition:
     # Dimensions whose categories all rest on the n of the slice they split, instead of
     # splitting it (rating_share: each score's share rests on all the period's ratings).
     n_whole_dims: tuple[str, ...] = ()
+    # Kaplan-Meier figures: open cases count as waiting until as_of, so a later as_of can
+    # change a period's figure with no case changing (metrics.incremental checks them).
+    censored: bool = False
 
     @property
     def is_across(self) -> bool:
@@ -173,6 +176,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="cases opened",
         count=CASES,
         compute=timeliness.resolution_days_median,
+        censored=True,
     ),
     MetricDefinition(
         id="resolution_days_median_closed",
@@ -273,6 +277,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="cases opened",
         count=CASES,
         compute=timeliness.resolution_days_p90,
+        censored=True,
     ),
     MetricDefinition(
         id="first_response_hours_median",
@@ -354,6 +359,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="applications",
         count=APPLICATIONS,
         compute=uptake.decision_days_median,
+        censored=True,
     ),
     MetricDefinition(
         id="repeat_contact_rate",
@@ -449,6 +455,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="cases with handoffs",
         count=HANDOFF_CASES,
         compute=joined_up.handoff_resolution_days_median,
+        censored=True,
     ),
     MetricDefinition(
         id="direct_resolution_days_median",
@@ -464,6 +471,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="cases without handoffs",
         count=DIRECT_CASES,
         compute=joined_up.direct_resolution_days_median,
+        censored=True,
     ),
     MetricDefinition(
         id="coverage_disparity_ratio",

@@ -231,9 +231,15 @@ def metrics() -> None:
 
 @metrics.command("refresh")
 @click.option("--metric", "metric_ids", multiple=True, help="Only these indicators (repeatable; default: all).")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every period, even where only some were touched by cases loaded since the last refresh.",
+)
 @pass_ctx
-def metrics_refresh(obj: Ctx, metric_ids: tuple[str, ...]) -> None:
-    """Recompute indicators for every period and slice and store them with their lineage."""
+def metrics_refresh(obj: Ctx, metric_ids: tuple[str, ...], full: bool) -> None:
+    """Recompute indicators and store them with their lineage: only the periods touched by
+    cases loaded since the last refresh, or every period when that is not possible."""
     from metrics.casedata import EmptyStore
     from metrics.catalogue import CATALOGUE
     from metrics.refresh import refresh
@@ -242,11 +248,12 @@ def metrics_refresh(obj: Ctx, metric_ids: tuple[str, ...]) -> None:
     if unknown:
         raise click.BadParameter(f"unknown indicator(s) {unknown}; expected some of {sorted(CATALOGUE)}")
     try:
-        s = refresh(obj.settings, obj.engine(), list(metric_ids) or None, progress)
+        s = refresh(obj.settings, obj.engine(), list(metric_ids) or None, progress, full=full)
     except EmptyStore as exc:
         raise click.ClickException(str(exc)) from None
+    how = f"{s.periods:,} periods recomputed" if s.mode == "incremental" else f"full: {s.reason}"
     click.echo(
-        f"refresh {s.run_id}: {s.cells:,} cells from {s.cases:,} cases, as of "
+        f"refresh {s.run_id} ({how}): {s.cells:,} cells from {s.cases:,} cases, as of "
         f"{s.as_of:%Y-%m-%d %H:%M} UTC, in {s.seconds:.1f} s"
     )
 

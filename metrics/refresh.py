@@ -9,14 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from metrics import incremental
 from metrics.casedata import CaseData, load_case_data
 from metrics.catalogue import CATALOGUE, MetricDefinition
 from metrics.cells import CELL_COLUMNS, finish
 from metrics.cells import dims_key as dims_key_of
 from metrics.config import Settings
-from metrics.store.models import EtlRun, MetricCell, RefreshRun
+from metrics.store.models import Case, CaseChange, EtlRun, MetricCell, RefreshRun
 
 Progress = Callable[[str], None]
 
@@ -28,6 +29,10 @@ class RefreshSummary:
     cases: int
     cells: int
     seconds: float
+    mode: str = "full"  # or "incremental"
+    # Why a full refresh ran (None when incremental)
+    reason: str | None = None
+    periods: int | None = None  # (grain, period) pairs recomputed, incremental only
 
 
 def with_requirements(metrics: list[MetricDefinition]) -> list[MetricDefinition]:
@@ -50,6 +55,8 @@ def compute_cells(data: CaseData, metrics: list[MetricDefinition]) -> pd.DataFra
         df.insert(0, "metric", m.id)
         df.insert(1, "definition_version", m.version)
         frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["metric", "definition_version", *CELL_COLUMNS, "across", "suppressed"])
     cells = pd.concat(frames, ignore_index=True)
     # Stored as computed: small numbers are suppressed where cells are read (metrics.query),
     # so every reader gets the same protection from one place.
@@ -58,55 +65,157 @@ def compute_cells(data: CaseData, metrics: list[MetricDefinition]) -> pd.DataFra
 
 
 def refresh(
-    settings: Settings, engine: Engine, metric_ids: list[str] | None = None, progress: Progress | None = None
+    settings: Settings,
+    engine: Engine,
+    metric_ids: list[str] | None = None,
+    progress: Progress | None = None,
+    full: bool = False,
 ) -> RefreshSummary:
+    """Recompute the indicators: only the periods touched by cases loaded since the last
+    refresh where that gives the same figures (metrics.incremental), otherwise all of them."""
     say = progress or (lambda _msg: None)
     metrics = [CATALOGUE[m] for m in metric_ids] if metric_ids else list(CATALOGUE.values())
     started = time.perf_counter()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         last_etl = conn.execute(select(func.max(EtlRun.id)).where(EtlRun.status == "succeeded")).scalar()
         run_id = conn.execute(
-            insert(RefreshRun).values(started_at=now, status="running", last_etl_run_id=last_etl)
+            insert(RefreshRun).values(started_at=_now(), status="running", last_etl_run_id=last_etl)
         ).inserted_primary_key[0]
     try:
-        say("reading cases")
-        data = load_case_data(settings, engine)
-        say(f"computing {len(metrics)} indicators over {len(data.cases):,} cases")
-        cells = compute_cells(data, metrics)
-        rows = to_rows(cells, data.as_of.to_pydatetime(), run_id)
-        say(f"writing {len(rows):,} cells")
-        with engine.begin() as conn:
-            for m in metrics:
-                conn.execute(
-                    delete(MetricCell).where((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version))
-                )
-            for chunk in range(0, len(rows), 20_000):
-                conn.execute(insert(MetricCell), rows[chunk : chunk + 20_000])
-            conn.execute(
-                update(RefreshRun)
-                .where(RefreshRun.id == run_id)
-                .values(
-                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    status="succeeded",
-                    as_of=data.as_of.to_pydatetime(),
-                    cases=len(data.cases),
-                    cells=len(rows),
-                )
-            )
+        reason = "asked for" if full else "only some indicators asked for" if metric_ids else None
+        plan = None
+        if reason is None:
+            found = incremental.plan(settings, engine)
+            plan, reason = (None, found) if isinstance(found, str) else (found, None)
+        if plan is None:
+            say(f"full refresh ({reason})")
+            summary = _full(settings, engine, metrics, run_id, all_metrics=not metric_ids, say=say)
+        else:
+            summary = _incremental(plan, engine, metrics, run_id, say)
     except Exception as exc:
         with engine.begin() as conn:
             conn.execute(
                 update(RefreshRun)
                 .where(RefreshRun.id == run_id)
-                .values(
-                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    status="failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                .values(finished_at=_now(), status="failed", error=f"{type(exc).__name__}: {exc}")
             )
         raise
-    return RefreshSummary(run_id, data.as_of.to_pydatetime(), len(data.cases), len(rows), time.perf_counter() - started)
+    return RefreshSummary(**{**summary, "run_id": run_id, "seconds": time.perf_counter() - started, "reason": reason})
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _full(
+    settings: Settings, engine: Engine, metrics: list[MetricDefinition], run_id: int, all_metrics: bool, say: Progress
+) -> dict:
+    # Listed before the cases are read: a change committed later stays for the next refresh.
+    seen_changes = incremental.change_ids(engine)
+    say("reading cases")
+    data = load_case_data(settings, engine)
+    say(f"computing {len(metrics)} indicators over {len(data.cases):,} cases")
+    cells = compute_cells(data, metrics)
+    rows = to_rows(cells, data.as_of.to_pydatetime(), run_id)
+    # Only a refresh of every indicator is a basis later refreshes can build on.
+    first = data.cases["opened_at"].min() if len(data.cases) else None
+    basis = incremental.basis_of(data.settings, data.populations, data.eligible, first) if all_metrics else None
+    say(f"writing {len(rows):,} cells")
+    with engine.begin() as conn:
+        for m in metrics:
+            conn.execute(
+                delete(MetricCell).where((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version))
+            )
+        _insert(conn, rows)
+        _finish(conn, run_id, seen_changes, as_of=data.as_of, cases=len(data.cases), cells=len(rows), mode="full",
+                basis=basis, periods=None)  # fmt: skip
+    return {"as_of": data.as_of.to_pydatetime(), "cases": len(data.cases), "cells": len(rows), "mode": "full"}
+
+
+def _incremental(
+    plan: incremental.Plan, engine: Engine, metrics: list[MetricDefinition], run_id: int, say: Progress
+) -> dict:
+    say(f"incremental refresh: {len(plan.change_ids):,} changed cases touch {plan.periods():,} periods")
+    as_of = plan.as_of.to_pydatetime()
+    readers = {
+        "cohort": incremental.cohort_cases,
+        "stock": incremental.stock_cases,
+        "window": incremental.window_cases,
+    }
+    computed: dict[str, pd.DataFrame] = {}
+    for fam, read in readers.items():
+        members = [m for m in metrics if incremental.family(m) == fam]
+        cases = read(plan, engine)
+        say(f"{fam}: computing {len(members)} indicators over {len(cases):,} cases")
+        if cases.empty:
+            cases = _no_cases(plan, engine)
+        cells = compute_cells(incremental.data_for(plan, cases, fam), members)
+        computed[fam] = incremental.keep_touched(cells, plan.touched[fam])
+    rows = [r for cells in computed.values() for r in to_rows(cells, as_of, run_id)]
+    zeros, gone = incremental.backlog_existence(engine, plan, computed["cohort"], computed["stock"])
+    rows += [_zero_row(z, as_of, run_id) for z in zeros]
+    with engine.connect() as conn:
+        cases = conn.execute(select(func.count()).select_from(Case).where(Case.opened_at <= as_of)).scalar() or 0
+    say(f"writing {len(rows):,} cells")
+    with engine.begin() as conn:
+        for m in metrics:
+            for grain, starts in plan.touched[incremental.family(m)].items():
+                days = [pd.Timestamp(s).date() for s in starts]
+                for i in range(0, len(days), 500):
+                    conn.execute(
+                        delete(MetricCell).where(
+                            (MetricCell.metric == m.id)
+                            & (MetricCell.definition_version == m.version)
+                            & (MetricCell.grain == grain)
+                            & MetricCell.period.in_(days[i : i + 500])
+                        )
+                    )
+        for g in gone:
+            conn.execute(
+                delete(MetricCell).where(
+                    *(getattr(MetricCell, c) == g[c] for c in ("metric", "definition_version", "grain", "period")),
+                    MetricCell.dim_names == g["dim_names"],
+                    MetricCell.dims_key == g["dims_key"],
+                )
+            )
+        _insert(conn, rows)
+        _finish(conn, run_id, plan.change_ids, as_of=plan.as_of, cases=cases, cells=len(rows), mode="incremental",
+                basis=plan.basis, periods=plan.periods())  # fmt: skip
+    return {"as_of": as_of, "cases": cases, "cells": len(rows), "mode": "incremental", "periods": plan.periods()}
+
+
+def _no_cases(plan: incremental.Plan, engine: Engine) -> pd.DataFrame:
+    from metrics.casedata import read_cases
+
+    return read_cases(engine, plan.settings, plan.as_of, Case.case_key.is_(None))
+
+
+def _insert(conn: Connection, rows: list[dict]) -> None:
+    for chunk in range(0, len(rows), 20_000):
+        conn.execute(insert(MetricCell), rows[chunk : chunk + 20_000])
+
+
+def _finish(conn: Connection, run_id: int, change_ids: list[int], as_of: pd.Timestamp, **values: object) -> None:
+    """Mark the run done and let go of the changes it took in, in the cells' transaction."""
+    for i in range(0, len(change_ids), 500):
+        conn.execute(delete(CaseChange).where(CaseChange.id.in_(change_ids[i : i + 500])))
+    conn.execute(
+        update(RefreshRun)
+        .where(RefreshRun.id == run_id)
+        .values(finished_at=_now(), status="succeeded", as_of=pd.Timestamp(as_of).to_pydatetime(), **values)
+    )
+
+
+ROW_COLUMNS = [
+    "metric", "definition_version", "grain", "period", "dim_names", "dims_key", "across", "suppressed", "note",
+    "as_of", "refresh_run_id", "value", "n", "numerator", "denominator", "ci_low", "ci_high",
+]  # fmt: skip
+
+
+def _zero_row(z: dict, as_of: dt.datetime, run_id: int) -> dict:
+    row = dict.fromkeys(ROW_COLUMNS)
+    row.update(z, suppressed=False, as_of=as_of, refresh_run_id=run_id)
+    return row
 
 
 def to_rows(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> list[dict]:

@@ -33,7 +33,6 @@ def pytest_setup_options():
 # --- the store under test: a SQLite file and a real PostgreSQL server --------------------
 
 
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """One throwaway PostgreSQL server for the session (see tests/postgres.py)."""

@@ -181,6 +181,8 @@ def backlog_age(data: CaseData) -> pd.DataFrame:
     for grain in data.settings.metrics.grains:
         periods = data.periods(grain)
         for start, last in zip(periods, np.minimum(period_last_day(grain, periods), data.as_of_date), strict=True):
+            if not data.wanted(grain, start):
+                continue
             open_then = (opened_date <= last) & (np.isnat(closed_date) | (closed_date > last))
             age = (last - opened_date[open_then]).astype(np.int64)
             counts = np.bincount(np.searchsorted(edges, age, side="right"), minlength=len(labels))

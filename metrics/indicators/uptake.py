@@ -76,6 +76,8 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
     for grain in (g for g in UPTAKE_GRAINS if g in s.metrics.grains):
         periods = data.periods(grain)
         for start, last in zip(periods, period_last_day(grain, periods), strict=True):
+            if not data.wanted(grain, start):
+                continue
             # The current period is still running: its window ends at as_of, not in the future.
             end = min(last, data.as_of_date)
             window_start = np.datetime64(

@@ -55,7 +55,12 @@ class Case(Base):
     row_hash: Mapped[str] = mapped_column(String(32))
     etl_run_id: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_cases_opened_at", "opened_at"), Index("ix_cases_source", "source"))
+    __table_args__ = (
+        Index("ix_cases_opened_at", "opened_at"),
+        Index("ix_cases_source", "source"),
+        # Incremental refresh finds a changed case's other contacts (repeat contacts).
+        Index("ix_cases_citizen_key", "citizen_key"),
+    )
 
 
 class CaseGroup(Base):
@@ -253,6 +258,33 @@ class RefreshRun(Base):
     # Lineage: the newest ETL run whose data this refresh saw.
     last_etl_run_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # 'full' or 'incremental' (only the periods touched by changed cases recomputed).
+    mode: Mapped[str | None] = mapped_column(String(20))
+    # A digest of everything besides the cases that the cells rest on (settings, reference
+    # tables, definitions, first case): an incremental refresh needs the same as the last.
+    basis: Mapped[str | None] = mapped_column(String(64))
+    periods: Mapped[int | None] = mapped_column(Integer)
+
+
+class CaseChange(Base):
+    """A case written by the ETL since the last metric refresh, with what it was before, so
+    the refresh can recompute only the periods it touched (old and new). A row with no
+    case_key asks for a full refresh (cases deleted, or too many changes to list)."""
+
+    __tablename__ = "case_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    etl_run_id: Mapped[int] = mapped_column(Integer)
+    case_key: Mapped[str | None] = mapped_column(String(200))
+    # The stored version before the change (null for a new case).
+    old_opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    old_closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    old_first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    old_service: Mapped[str | None] = mapped_column(String(150))
+    old_citizen_key: Mapped[str | None] = mapped_column(String(128))
+    # What placed the old version in slices (dimensions, groups, due time), to compare.
+    old_slice: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(200))
 
 
 # --- reference tables kept by programme offices (loaded from files) ------------------------
