@@ -56,6 +56,9 @@ SEEN_FROM_FIRST_CASE = ("backlog_open", "backlog_overdue")
 IN_CHUNK = 500
 # Between a local date and UTC timestamps in any time zone (offsets are under 15 hours).
 MARGIN = pd.Timedelta(days=1)
+# The settings the figures rest on (not where the data comes from, when jobs run, targets
+# or how pages look): a change to any of these needs a full refresh.
+FIGURE_SETTINGS = ("timezone", "as_of", "calendar", "privacy", "regions", "groups", "channels", "services", "metrics")
 # More touched period ends than this are read as one span rather than one condition each.
 MAX_CONDITIONS = 200
 
@@ -90,7 +93,7 @@ def slice_signatures(conn: Connection, keys: list[str]) -> dict[str, str]:
 def basis_of(settings: Settings, populations: pd.DataFrame, eligible: pd.DataFrame, first_opened: object) -> str:
     """A digest of everything besides the cases that the cells rest on."""
     h = hashlib.sha256()
-    h.update(repr(settings).encode())
+    h.update(settings.model_dump_json(include=set(FIGURE_SETTINGS)).encode())
     h.update(json.dumps(sorted((m.id, m.version) for m in CATALOGUE.values())).encode())
     for table in (populations, eligible):
         t = table.drop(columns=[c for c in ("id", "etl_run_id") if c in table])
@@ -150,6 +153,8 @@ def plan(settings: Settings, engine: Engine) -> Plan | str:
         return "as_of is earlier than the last refresh's"
     populations, eligible = read_reference(engine)
     first = first_opened(engine, a1)
+    if first is None:  # published tables only, no case yet: nothing to do by period
+        return "no case opened by as_of"
     basis = basis_of(settings, populations, eligible, first)
     if basis != prev.basis:
         return "settings, reference tables, definitions or the first case changed since the last refresh"
@@ -161,7 +166,9 @@ def plan(settings: Settings, engine: Engine) -> Plan | str:
     return Plan(a1, basis, first_local, ids, settings, populations, eligible, touched, starts)
 
 
-VERSION_COLUMNS = ["case_key", "opened_at", "closed_at", "first_response_at", "service", "citizen_key", "slice", "age"]
+VERSION_COLUMNS = [
+    "case_key", "opened_at", "closed_at", "first_response_at", "service", "citizen_key", "slice", "age", "once",
+]  # fmt: skip
 
 
 @dataclass
@@ -228,6 +235,10 @@ class _Context:
                 "old_slice": "slice",
             }
         )
+        # Only a case listed once, with the version the last refresh saw, may take the
+        # shortcut of stock_changes: one listed as new saw versions no refresh saw.
+        listed = changes.groupby("case_key").agg(rows=("id", "size"), born=("old_opened_at", lambda x: x.isna().any()))
+        once = set(listed.index[(listed["rows"] == 1) & ~listed["born"].astype(bool)])
         moved = moved[~moved["case_key"].isin(set(keys))]
         moved_sig = "as_of"  # the same case seen at two cut-offs: the same slices
         out = [
@@ -236,7 +247,11 @@ class _Context:
             _view(moved.assign(slice=moved_sig), self.a0, "old"),
             _view(moved.assign(slice=moved_sig), self.a1, "new"),
         ]
-        return pd.concat([f for f in out if len(f)], ignore_index=True) if any(len(f) for f in out) else _empty()
+        if not any(len(f) for f in out):
+            return _empty()
+        v = pd.concat([f for f in out if len(f)], ignore_index=True)
+        v["once"] = v["case_key"].isin(once) | v["case_key"].isin(set(moved["case_key"]))
+        return v
 
     # --- touched periods ---------------------------------------------------------------
 
@@ -355,7 +370,8 @@ class _Context:
         for _, g in v.groupby("case_key", sort=False):
             olds, news = g[g["age"] == "old"], g[g["age"] == "new"]
             same = (
-                len(olds) == 1 and len(news) == 1 and olds["opened_at"].iloc[0] == news["opened_at"].iloc[0]
+                bool(g["once"].iloc[0])
+                and len(olds) == 1 and len(news) == 1 and olds["opened_at"].iloc[0] == news["opened_at"].iloc[0]
                 and olds["slice"].iloc[0] is not None and olds["slice"].iloc[0] == news["slice"].iloc[0]
             )  # fmt: skip
             if same:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from metrics import incremental
 from metrics.casedata import CaseData, load_case_data
@@ -17,7 +17,7 @@ from metrics.catalogue import CATALOGUE, MetricDefinition
 from metrics.cells import CELL_COLUMNS, finish
 from metrics.cells import dims_key as dims_key_of
 from metrics.config import Settings
-from metrics.store.models import Case, CaseChange, EtlRun, MetricCell, RefreshRun
+from metrics.store.models import Case, CaseChange, EtlRun, MetricCell, RefreshRun, WorkerLock
 
 Progress = Callable[[str], None]
 
@@ -78,6 +78,7 @@ def refresh(
     started = time.perf_counter()
     with engine.begin() as conn:
         last_etl = conn.execute(select(func.max(EtlRun.id)).where(EtlRun.status == "succeeded")).scalar()
+        last_run = _latest_run(conn)
         run_id = conn.execute(
             insert(RefreshRun).values(started_at=_now(), status="running", last_etl_run_id=last_etl)
         ).inserted_primary_key[0]
@@ -89,9 +90,9 @@ def refresh(
             plan, reason = (None, found) if isinstance(found, str) else (found, None)
         if plan is None:
             say(f"full refresh ({reason})")
-            summary = _full(settings, engine, metrics, run_id, all_metrics=not metric_ids, say=say)
+            summary = _full(settings, engine, metrics, (run_id, last_run), all_metrics=not metric_ids, say=say)
         else:
-            summary = _incremental(plan, engine, metrics, run_id, say)
+            summary = _incremental(plan, engine, metrics, (run_id, last_run), say)
     except Exception as exc:
         with engine.begin() as conn:
             conn.execute(
@@ -108,8 +109,14 @@ def _now() -> dt.datetime:
 
 
 def _full(
-    settings: Settings, engine: Engine, metrics: list[MetricDefinition], run_id: int, all_metrics: bool, say: Progress
+    settings: Settings,
+    engine: Engine,
+    metrics: list[MetricDefinition],
+    runs: tuple[int, int | None],
+    all_metrics: bool,
+    say: Progress,
 ) -> dict:
+    run_id = runs[0]
     # Listed before the cases are read: a change committed later stays for the next refresh.
     seen_changes = incremental.change_ids(engine)
     say("reading cases")
@@ -122,6 +129,7 @@ def _full(
     basis = incremental.basis_of(data.settings, data.populations, data.eligible, first) if all_metrics else None
     say(f"writing {len(rows):,} cells")
     with engine.begin() as conn:
+        _claim(conn, runs)
         for m in metrics:
             conn.execute(
                 delete(MetricCell).where((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version))
@@ -133,8 +141,9 @@ def _full(
 
 
 def _incremental(
-    plan: incremental.Plan, engine: Engine, metrics: list[MetricDefinition], run_id: int, say: Progress
+    plan: incremental.Plan, engine: Engine, metrics: list[MetricDefinition], runs: tuple[int, int | None], say: Progress
 ) -> dict:
+    run_id = runs[0]
     say(f"incremental refresh: {len(plan.change_ids):,} changed cases touch {plan.periods():,} periods")
     as_of = plan.as_of.to_pydatetime()
     readers = {
@@ -158,6 +167,7 @@ def _incremental(
         cases = conn.execute(select(func.count()).select_from(Case).where(Case.opened_at <= as_of)).scalar() or 0
     say(f"writing {len(rows):,} cells")
     with engine.begin() as conn:
+        _claim(conn, runs)
         for m in metrics:
             for grain, starts in plan.touched[incremental.family(m)].items():
                 days = [pd.Timestamp(s).date() for s in starts]
@@ -179,9 +189,41 @@ def _incremental(
                 )
             )
         _insert(conn, rows)
+        # Every kept figure is what a refresh at this as_of computes: stamp it so.
+        current = or_(*((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version) for m in metrics))
+        conn.execute(update(MetricCell).where(current, MetricCell.as_of != as_of).values(as_of=as_of))
         _finish(conn, run_id, plan.change_ids, as_of=plan.as_of, cases=cases, cells=len(rows), mode="incremental",
                 basis=plan.basis, periods=plan.periods())  # fmt: skip
     return {"as_of": as_of, "cases": cases, "cells": len(rows), "mode": "incremental", "periods": plan.periods()}
+
+
+class RefreshConflict(Exception):
+    """Another refresh finished while this one ran: its figures rest on newer data."""
+
+
+WRITE_LOCK = "(metrics refresh)"
+
+
+def _latest_run(conn: Connection) -> int | None:
+    return conn.execute(select(func.max(RefreshRun.id)).where(RefreshRun.status == "succeeded")).scalar()
+
+
+def _claim(conn: Connection, runs: tuple[int, int | None]) -> None:
+    """Begin writing: take the store's write lock for refreshes (a row that another
+    refresh's transaction waits on until this one commits), then make sure no refresh
+    finished since this one started. Two refreshes at once (a manual one beside the
+    worker's) would otherwise let the older data overwrite the newer, and the changes the
+    newer one took in would never be recomputed."""
+    run_id, last_run = runs
+    t = _now()
+    # Never committed: _finish deletes it in the same transaction.
+    conn.execute(insert(WorkerLock).values(name=WRITE_LOCK, holder=f"refresh {run_id}", acquired_at=t, expires_at=t))
+    latest = _latest_run(conn)
+    if latest != last_run:
+        raise RefreshConflict(
+            f"refresh {latest} finished while this one ran and rests on newer data: this one wrote nothing "
+            "(run `civic-metrics metrics refresh` again to take in anything loaded since)"
+        )
 
 
 def _no_cases(plan: incremental.Plan, engine: Engine) -> pd.DataFrame:
@@ -197,6 +239,7 @@ def _insert(conn: Connection, rows: list[dict]) -> None:
 
 def _finish(conn: Connection, run_id: int, change_ids: list[int], as_of: pd.Timestamp, **values: object) -> None:
     """Mark the run done and let go of the changes it took in, in the cells' transaction."""
+    conn.execute(delete(WorkerLock).where(WorkerLock.name == WRITE_LOCK))
     for i in range(0, len(change_ids), 500):
         conn.execute(delete(CaseChange).where(CaseChange.id.in_(change_ids[i : i + 500])))
     conn.execute(

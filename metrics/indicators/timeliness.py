@@ -171,7 +171,9 @@ def backlog_age(data: CaseData) -> pd.DataFrame:
     """Open cases at each period's end by how long they have been open (calendar days from
     the local opening date), one cell per band (dimension `backlog_age`)."""
     c = data.cases
-    if c.empty:  # no case feed at all (published tables only): the backlog is unknown, not 0
+    # No case feed at all (published tables only): the backlog is unknown, not 0. (With
+    # `first` set, the cases are those of some periods only, and none open means 0.)
+    if c.empty and data.first is None:
         return pd.DataFrame(columns=["grain", "period", "dim", "dim_value", "rows", "value", "n"])
     opened_date = c["opened_date"].to_numpy().astype("datetime64[D]")
     closed_date = c["closed_date"].to_numpy().astype("datetime64[D]")

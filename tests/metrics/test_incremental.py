@@ -198,3 +198,13 @@ def test_a_day_recomputes_only_what_it_touched_and_the_rest_waits_for_a_full_ref
     again = refresh(settings, engine)  # nothing changed since: nothing to recompute but the current period
     assert again.mode == "incremental"
     assert_same(stored_cells(engine), full_cells(settings, engine), "after an empty increment")
+
+
+def test_every_setting_is_classed_as_shaping_the_figures_or_not() -> None:
+    """A setting that changes figures must force a full refresh when it changes; a new
+    setting has to be put on one side or the other here."""
+    from metrics.config import Settings
+    from metrics.incremental import FIGURE_SETTINGS
+
+    elsewhere = {"store", "etl", "worker", "dashboard", "targets", "annotations", "base_dir"}
+    assert set(Settings.model_fields) == set(FIGURE_SETTINGS) | elsewhere
