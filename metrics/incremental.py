@@ -41,7 +41,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, selec
 
 from metrics.casedata import CaseData, prepare, read_cases, read_reference, resolve_as_of, to_local
 from metrics.catalogue import CATALOGUE, MetricDefinition
-from metrics.cells import dims_key
+from metrics.cells import dims_key, keyed
 from metrics.config import Settings
 from metrics.indicators.experience import FCR_WINDOW, REPEAT_WINDOW
 from metrics.indicators.uptake import UPTAKE_GRAINS
@@ -223,7 +223,8 @@ class _Context:
                 ),
                 conn,
             )
-        new = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cols_names(cols)))
+        frames = [f.astype(object) for f in frames if len(f)]
+        new = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols_names(cols))
         new["slice"] = new["case_key"].map(now_sig)
         old = changes[changes["old_opened_at"].notna()].rename(
             columns={
@@ -249,7 +250,7 @@ class _Context:
         ]
         if not any(len(f) for f in out):
             return _empty()
-        v = pd.concat([f for f in out if len(f)], ignore_index=True)
+        v = pd.concat([f.astype(object) for f in out if len(f)], ignore_index=True)
         v["once"] = v["case_key"].isin(once) | v["case_key"].isin(set(moved["case_key"]))
         return v
 
@@ -263,19 +264,20 @@ class _Context:
         open_cases = self.open_at_last_as_of(set(changes["case_key"].dropna()) | set(v["case_key"]))
         cohort_days.append(self.deadline_passed(open_cases))
         out: dict[str, dict[str, np.ndarray]] = {"cohort": {}, "stock": {}, "window": {}}
-        unstable = self.km_unstable(open_cases)
+        days = np.concatenate([d.astype("datetime64[D]") for d in cohort_days])
         for grain in grains:
             starts, ends = self.periods(grain)
             recent = ends >= self.a0_date  # the last as_of's period and any since
-            days = np.concatenate([d.astype("datetime64[D]") for d in cohort_days])
             idx = period_index(grain, starts, days)
             cohort = recent.copy()
             cohort[idx[idx >= 0]] = True
-            cohort |= np.isin(starts, unstable.get(grain, np.array([], dtype="datetime64[D]")))
             out["cohort"][grain] = starts[cohort]
             out["stock"][grain] = starts[recent | self.stock_changes(v, ends)]
             if grain in UPTAKE_GRAINS:
                 out["window"][grain] = starts[recent | self.window_changes(v, ends)]
+        # Periods recomputed anyway need no proof that their medians stand.
+        for grain, more in self.km_unstable(open_cases, out["cohort"]).items():
+            out["cohort"][grain] = np.union1d(out["cohort"][grain], more)
         return out
 
     def peer_days(self, v: pd.DataFrame) -> list[np.ndarray]:
@@ -322,38 +324,101 @@ class _Context:
         flips = ~c["closed"].to_numpy() & ~np.isnat(due) & (due >= self.a0_date) & (due < self.a1_date)
         return c.loc[flips, "opened_date"].to_numpy().astype("datetime64[D]")
 
-    def km_unstable(self, data: CaseData) -> dict[str, np.ndarray]:
+    def km_unstable(self, data: CaseData, recomputed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per grain, the periods with a stored Kaplan-Meier figure that open cases' longer
-        waits can move: a quantile or interval end not found yet, or not shorter than the
-        shortest wait (at the last as_of) of the period's open cases."""
-        c = data.cases
-        if c.empty:
+        waits can move. An open case is at risk at every time up to its wait, so the curve of
+        a cell (period and slice) cannot change up to the shortest wait of its open cases;
+        the cell is kept when every stored quantile and interval end is shorter than that
+        wait, or when no case of the cell closed after a longer time than that wait (then
+        the whole curve stays as it was, figures not reached included)."""
+        if data.cases.empty:
             return {}
-        waited = ((self.a0 - c["opened_at"]).dt.total_seconds() / 86400.0).to_numpy()
+        waits = self._cell_extremes(data, (self.a0 - data.cases["opened_at"]).dt.total_seconds() / 86400.0, "min")
         censored = [m for m in CATALOGUE.values() if m.censored]
+        cols = (MetricCell.grain, MetricCell.period, MetricCell.dim_names, MetricCell.dims_key)
         with self.engine.connect() as conn:
             cells = pd.read_sql(
-                select(
-                    MetricCell.grain, MetricCell.period, MetricCell.value, MetricCell.ci_low, MetricCell.ci_high
-                ).where(
+                select(*cols, MetricCell.value, MetricCell.ci_low, MetricCell.ci_high).where(
                     or_(*((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version) for m in censored))
                 ),
                 conn,
             )
         cells["period"] = pd.to_datetime(cells["period"]).to_numpy().astype("datetime64[D]")
         figures = cells[["value", "ci_low", "ci_high"]]
-        longest = figures.max(axis=1).where(figures.notna().all(axis=1), np.inf)
-        out = {}
+        cells["longest"] = figures.max(axis=1).where(figures.notna().all(axis=1), np.inf)
+        key = ["grain", "period", "dim_names", "dims_key"]
+        both = cells.merge(waits, on=key)
+        both = both[~_in_touched(both, recomputed)]
+        doubt = both[both["longest"] >= both["extreme"]].drop_duplicates(key)[[*key, "extreme"]]
+        if doubt.empty:
+            return {}
+        closings = self._cell_extremes(self._long_closings(doubt), None, "max")
+        doubt = doubt.merge(closings.rename(columns={"extreme": "closing"}), on=key, how="left")
+        moved = doubt[doubt["closing"] > doubt["extreme"]]
+        return {
+            g: np.unique(moved.loc[moved["grain"] == g, "period"].to_numpy().astype("datetime64[D]"))
+            for g in self.settings.metrics.grains
+        }
+
+    def _cell_extremes(self, data: CaseData, x: pd.Series | None, how: str) -> pd.DataFrame:
+        """min or max of a per-case value (default: days to closing) in every cell the
+        cases fall in (every grain, period and slice)."""
+        c = data.cases
+        if c.empty:
+            return pd.DataFrame(columns=["grain", "period", "dim_names", "dims_key", "extreme"])
+        if x is None:
+            x = (c["closed_at"] - c["opened_at"]).dt.total_seconds() / 86400.0
+        values = x.to_numpy(dtype=float)
         opened = c["opened_date"].to_numpy().astype("datetime64[D]")
-        for grain in self.settings.metrics.grains:
+        periods = {g: data.period_of(g, opened) for g in self.settings.metrics.grains}
+        frames = []
+        for k in keyed(data, periods):
+            sel = k.key >= 0
+            agg = getattr(pd.Series(values[sel]).groupby(k.key[sel]), how)()
+            frames.append(k.frame(agg.index.to_numpy(), extreme=agg.to_numpy()))
+        f = pd.concat(frames, ignore_index=True)
+        return pd.DataFrame({
+            "grain": f["grain"], "period": pd.to_datetime(f["period"]).to_numpy().astype("datetime64[D]"),
+            "dim_names": f["dim"],
+            "dims_key": [dims_key(d, str(v)) for d, v in zip(f["dim"], f["dim_value"], strict=True)],
+            "extreme": f["extreme"],
+        })  # fmt: skip
+
+    def _long_closings(self, doubt: pd.DataFrame) -> CaseData:
+        """Cases closed by the last as_of, opened in a doubtful period, that took longer to
+        close than the shortest open wait there. Found on the cases table alone, then read
+        whole (with their groups) by key: one range scan rather than a join per period."""
+        t = Case.__table__
+        shortest = doubt.groupby(["grain", "period"])["extreme"].min()
+        earliest = min(pd.Timestamp(p) + pd.Timedelta(days=float(w)) for (_, p), w in shortest.items()) - MARGIN
+        earliest = earliest.floor("s")
+        with self.engine.connect() as conn:
+            found = pd.read_sql(
+                select(t.c.case_key, t.c.opened_at, t.c.closed_at).where(
+                    t.c.closed_at <= self.a0.to_pydatetime(), t.c.closed_at > earliest.to_pydatetime()
+                ),
+                conn,
+            )
+        took = (pd.to_datetime(found["closed_at"]) - pd.to_datetime(found["opened_at"])).dt.total_seconds() / 86400.0
+        opened = self.local_date(found["opened_at"])
+        longer = np.zeros(len(found), dtype=bool)
+        for grain in shortest.index.get_level_values(0).unique():
             starts, _ = self.periods(grain)
+            waits = shortest[grain].reindex(starts).to_numpy(dtype=float)  # NaN: not doubtful
             idx = period_index(grain, starts, opened)
-            shortest = pd.Series(waited[idx >= 0]).groupby(starts[idx[idx >= 0]]).min()
-            mine = cells["grain"] == grain
-            top = pd.Series(longest[mine].to_numpy()).groupby(cells.loc[mine, "period"].to_numpy()).max()
-            top = top.reindex(shortest.index).fillna(np.inf)  # no stored figure: recompute
-            out[grain] = shortest.index[(top >= shortest).to_numpy()].to_numpy().astype("datetime64[D]")
-        return out
+            w = np.where(idx >= 0, waits[np.maximum(idx, 0)], np.nan)
+            longer |= took.to_numpy() > np.nan_to_num(w, nan=np.inf)
+        keys = found.loc[longer, "case_key"].tolist()
+        parts = [
+            read_cases(self.engine, self.settings, self.a1, t.c.case_key.in_(keys[i : i + IN_CHUNK]))
+            for i in range(0, len(keys), IN_CHUNK)
+        ]
+        cases = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else read_cases(self.engine, self.settings, self.a1, t.c.case_key.is_(None))
+        )
+        return prepare(self.settings, self.a1, cases, self.populations, self.eligible, self.first)
 
     def stock_changes(self, v: pd.DataFrame, ends: np.ndarray) -> np.ndarray:
         """Periods at whose end a moved case's place in the backlog differs between its
@@ -367,22 +432,21 @@ class _Context:
         closed = v["closed_date"].to_numpy().astype("datetime64[D]")
         leave = np.where(np.isnat(closed), ends.size, np.searchsorted(ends, closed, side="left"))
         v = v.assign(enter=enter, leave=leave)
-        for _, g in v.groupby("case_key", sort=False):
-            olds, news = g[g["age"] == "old"], g[g["age"] == "new"]
-            same = (
-                bool(g["once"].iloc[0])
-                and len(olds) == 1 and len(news) == 1 and olds["opened_at"].iloc[0] == news["opened_at"].iloc[0]
-                and olds["slice"].iloc[0] is not None and olds["slice"].iloc[0] == news["slice"].iloc[0]
-            )  # fmt: skip
-            if same:
-                lo, hi = sorted((int(olds["leave"].iloc[0]), int(news["leave"].iloc[0])))
-                mask[lo] += 1
-                mask[hi] -= 1
-            else:
-                for e, lv in zip(g["enter"], g["leave"], strict=True):
-                    if e < lv:
-                        mask[e] += 1
-                        mask[lv] -= 1
+        is_old = (v["age"] == "old").to_numpy()
+        olds_n = pd.Series(is_old).groupby(v["case_key"].to_numpy()).transform("sum").to_numpy()
+        news_n = pd.Series(~is_old).groupby(v["case_key"].to_numpy()).transform("sum").to_numpy()
+        pair = v[(olds_n == 1) & (news_n == 1) & v["once"].astype(bool).to_numpy()]
+        old = pair[pair["age"] == "old"].set_index("case_key")
+        new = pair[pair["age"] == "new"].set_index("case_key").reindex(old.index)
+        same = (old["opened_at"] == new["opened_at"]) & old["slice"].notna() & (old["slice"] == new["slice"])
+        lo = np.minimum(old.loc[same, "leave"], new.loc[same, "leave"]).to_numpy(dtype=np.int64)
+        hi = np.maximum(old.loc[same, "leave"], new.loc[same, "leave"]).to_numpy(dtype=np.int64)
+        rest = v[~v["case_key"].isin(set(old.index[same]))]
+        starts = np.concatenate([lo, rest["enter"].to_numpy(dtype=np.int64)])
+        stops = np.concatenate([hi, rest["leave"].to_numpy(dtype=np.int64)])
+        some = starts < stops
+        np.add.at(mask, starts[some], 1)
+        np.add.at(mask, stops[some], -1)
         return np.cumsum(mask)[:-1] > 0
 
     def window_changes(self, v: pd.DataFrame, ends: np.ndarray) -> np.ndarray:
@@ -521,10 +585,39 @@ def _local(p: Plan) -> np.datetime64:
     return to_local(pd.Series([p.as_of]), p.settings.timezone).dt.floor("D").to_numpy().astype("datetime64[D]")[0]
 
 
-def data_for(p: Plan, cases: pd.DataFrame, fam: str) -> CaseData:
-    data = prepare(p.settings, p.as_of, cases, p.populations, p.eligible, p.first)
-    data.focus = p.touched[fam]
+def data_for(p: Plan, cases: pd.DataFrame, fam: str, grain: str | None = None) -> CaseData:
+    """CaseData to recompute a family's touched periods (of one grain only, if given: each
+    grain's cells rest on their own periods' cases, so a touched year need not make every
+    month of it be recomputed)."""
+    settings = p.settings
+    if grain is not None:
+        only = settings.metrics.model_copy(update={"grains": (grain,)})
+        settings = settings.model_copy(update={"metrics": only})
+    data = prepare(settings, p.as_of, cases, p.populations, p.eligible, p.first)
+    data.focus = p.touched[fam] if grain is None else {grain: p.touched[fam].get(grain, np.array([]))}
     return data
+
+
+def grain_cases(p: Plan, cases: pd.DataFrame, grain: str) -> pd.DataFrame:
+    """Of the cases read for the touched cohort periods (cohort_cases), those one grain's
+    touched periods need: their own cases, 31 days before them and 8 days after, and every
+    case read of a citizen whose case there closed later than that."""
+    spans = _spans({grain: p.touched["cohort"].get(grain, np.array([]))},
+                   REPEAT_WINDOW + pd.Timedelta(days=1), FCR_WINDOW + pd.Timedelta(days=1))  # fmt: skip
+    if not spans or cases.empty:
+        return cases.iloc[:0]
+    day = cases["opened_date"].to_numpy().astype("datetime64[ns]")
+    inside = np.zeros(len(cases), dtype=bool)
+    end = np.full(len(cases), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for lo, hi in spans:
+        hit = (day >= np.datetime64(lo)) & (day <= np.datetime64(hi))
+        inside |= hit
+        end[hit] = np.datetime64(hi + pd.Timedelta(days=1))
+    closed = cases["closed_at"].to_numpy().astype("datetime64[ns]")
+    late = inside & cases["citizen_key"].notna().to_numpy() & ~np.isnat(closed)
+    late[late] = (closed[late] + np.timedelta64(8, "D")) > end[late] - np.timedelta64(1, "D")
+    citizens = set(cases.loc[late, "citizen_key"])
+    return cases[inside | cases["citizen_key"].isin(citizens).to_numpy()].reset_index(drop=True)
 
 
 def keep_touched(cells: pd.DataFrame, touched: dict[str, np.ndarray]) -> pd.DataFrame:

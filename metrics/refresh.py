@@ -158,7 +158,18 @@ def _incremental(
         say(f"{fam}: computing {len(members)} indicators over {len(cases):,} cases")
         if cases.empty:
             cases = _no_cases(plan, engine)
-        cells = compute_cells(incremental.data_for(plan, cases, fam), members)
+        if fam == "cohort":
+            cells = pd.concat(
+                [
+                    compute_cells(incremental.data_for(plan, incremental.grain_cases(plan, cases, g), fam, g), members)
+                    for g, starts in plan.touched[fam].items()
+                    if len(starts)
+                ]
+                or [compute_cells(incremental.data_for(plan, cases.iloc[:0], fam), members)],
+                ignore_index=True,
+            )
+        else:
+            cells = compute_cells(incremental.data_for(plan, cases, fam), members)
         computed[fam] = incremental.keep_touched(cells, plan.touched[fam])
     rows = [r for cells in computed.values() for r in to_rows(cells, as_of, run_id)]
     zeros, gone = incremental.backlog_existence(engine, plan, computed["cohort"], computed["stock"])

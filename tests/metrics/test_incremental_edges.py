@@ -15,7 +15,7 @@ from etl.runner import _list_changes
 from metrics.config import CalendarSettings, MetricsSettings, Service, Settings, StoreSettings
 from metrics.refresh import RefreshConflict, refresh
 from metrics.store.db import engine_for, upgrade
-from metrics.store.models import Case, CaseGroup, RefreshRun
+from metrics.store.models import Case, CaseGroup, MetricCell, RefreshRun
 from tests.metrics.test_incremental import assert_same, full_cells, stored_cells
 
 DEPARTMENTS = {"pothole": "Transport", "benefit": "Social"}
@@ -146,3 +146,31 @@ def test_a_refresh_that_finishes_second_on_older_data_writes_nothing(store) -> N
     assert_same(stored_cells(engine), full_cells(settings, engine), "after the overlap")
     assert refresh(settings, engine).mode == "incremental"
     assert_same(stored_cells(engine), full_cells(settings, engine), "the next refresh")
+
+
+def test_an_open_case_whose_deadline_passes_is_counted_late_in_its_week(store) -> None:
+    """Nothing about the case changes, only as_of: its on-time status becomes known. Its
+    week's medians are short and settled, so only the deadline says the week changed."""
+    settings, engine = store
+    t0 = pd.Timestamp("2025-01-06 09:00")
+    quick = [
+        {"case_key": f"q{i}", "opened_at": t0 + pd.Timedelta(minutes=90 * i),
+         "closed_at": t0 + pd.Timedelta(minutes=90 * i + 30)}
+        for i in range(60)
+    ]  # fmt: skip
+    quick.append({"case_key": "waiting", "opened_at": "2025-01-06 09:30", "region": "North"})  # due 13 January
+    # The last refresh's as_of falls on the due date, in the next week.
+    quick.append({"case_key": "monday", "opened_at": "2025-01-13 08:00", "closed_at": "2025-01-13 08:30"})
+    load(engine, quick, run_id=1)
+    assert refresh(settings, engine).mode == "full"
+    load(engine, [{"case_key": "next", "opened_at": "2025-01-20 09:00"}], run_id=2)
+    assert refresh(settings, engine).mode == "incremental"
+    assert_same(stored_cells(engine), full_cells(settings, engine), "after the deadline passed")
+    with engine.connect() as conn:
+        week = conn.execute(
+            select(MetricCell.value, MetricCell.n).where(
+                MetricCell.metric == "on_time_rate", MetricCell.grain == "week",
+                MetricCell.period == dt.date(2025, 1, 6), MetricCell.dims_key == "",
+            )
+        ).one()  # fmt: skip
+    assert (week.value, week.n) == (60 / 61, 61)
