@@ -191,7 +191,8 @@ def _steps(settings: Settings, engine: Engine, spec: ScheduledJob, say: Callable
             from metrics.refresh import refresh
 
             r = refresh(settings, engine, progress=say)
-            say(f"refresh {r.run_id}: {r.cells:,} cells from {r.cases:,} cases in {r.seconds:.1f} s")
+            how = f"{r.periods:,} periods recomputed" if r.mode == "incremental" else f"full: {r.reason}"
+            say(f"refresh {r.run_id} ({how}): {r.cells:,} cells from {r.cases:,} cases in {r.seconds:.1f} s")
 
 
 def _schedule_retry(config_path: str, settings: Settings, job: str, attempt: int) -> dt.datetime | None:
