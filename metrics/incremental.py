@@ -115,6 +115,7 @@ class Plan:
     touched: dict[str, dict[str, np.ndarray]]
     # grain -> every period start
     starts: dict[str, np.ndarray]
+    as_of_date: np.datetime64  # local
 
     def periods(self) -> int:
         return sum(len(p) for by_grain in self.touched.values() for p in by_grain.values())
@@ -163,7 +164,7 @@ def plan(settings: Settings, engine: Engine) -> Plan | str:
     touched = ctx.touched(changes)
     starts = {g: ctx.periods(g)[0] for g in settings.metrics.grains}
     ids = changes["id"].astype(int).tolist()
-    return Plan(a1, basis, first_local, ids, settings, populations, eligible, touched, starts)
+    return Plan(a1, basis, first_local, ids, settings, populations, eligible, touched, starts, ctx.a1_date)
 
 
 VERSION_COLUMNS = [
@@ -409,15 +410,7 @@ class _Context:
             w = np.where(idx >= 0, waits[np.maximum(idx, 0)], np.nan)
             longer |= took.to_numpy() > np.nan_to_num(w, nan=np.inf)
         keys = found.loc[longer, "case_key"].tolist()
-        parts = [
-            read_cases(self.engine, self.settings, self.a1, t.c.case_key.in_(keys[i : i + IN_CHUNK]))
-            for i in range(0, len(keys), IN_CHUNK)
-        ]
-        cases = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else read_cases(self.engine, self.settings, self.a1, t.c.case_key.is_(None))
-        )
+        cases = read_cases_in(self.engine, self.settings, self.a1, t.c.case_key, keys)
         return prepare(self.settings, self.a1, cases, self.populations, self.eligible, self.first)
 
     def stock_changes(self, v: pd.DataFrame, ends: np.ndarray) -> np.ndarray:
@@ -529,12 +522,9 @@ def cohort_cases(p: Plan, engine: Engine) -> pd.DataFrame:
     late = cases["citizen_key"].notna() & cases["closed_at"].notna()
     late &= (cases["closed_at"] + FCR_WINDOW + pd.Timedelta(days=1)).to_numpy() > span_end
     citizens = cases.loc[late, "citizen_key"].unique().tolist()
-    extra = [
-        read_cases(engine, p.settings, p.as_of, t.c.citizen_key.in_(citizens[i : i + IN_CHUNK]))
-        for i in range(0, len(citizens), IN_CHUNK)
-    ]
-    if extra:
-        cases = pd.concat([cases, *extra], ignore_index=True).drop_duplicates("case_key")
+    if citizens:
+        extra = read_cases_in(engine, p.settings, p.as_of, t.c.citizen_key, citizens)
+        cases = pd.concat([cases, extra], ignore_index=True).drop_duplicates("case_key")
     return cases.reset_index(drop=True)
 
 
@@ -542,24 +532,23 @@ def stock_cases(p: Plan, engine: Engine) -> pd.DataFrame:
     """The cases open at the end of some touched stock period."""
     t = Case.__table__
     ends = sorted({
-        min(np.datetime64(last, "D"), _local(p))
+        min(np.datetime64(last, "D"), p.as_of_date)
         for grain, starts in p.touched["stock"].items()
         for last in period_last_day(grain, starts)
     })  # fmt: skip
     if not ends:
         return pd.DataFrame()
 
-    def open_at(day: np.datetime64) -> ColumnElement:
-        """Open at the end of a local day: opened by then and not closed by then."""
-        return and_(
-            t.c.opened_at < _local_day_bounds(day)[1],
-            or_(t.c.closed_at.is_(None), t.c.closed_at >= _local_day_bounds(day + np.timedelta64(1, "D"))[0]),
-        )
+    def opened_by(day: np.datetime64) -> ColumnElement:
+        return t.c.opened_at < _local_day_bounds(day)[1]
+
+    def not_closed_by(day: np.datetime64) -> ColumnElement:
+        return or_(t.c.closed_at.is_(None), t.c.closed_at >= _local_day_bounds(day + np.timedelta64(1, "D"))[0])
 
     if len(ends) > MAX_CONDITIONS:  # open at some time in the span: a few more cases, one condition
-        where = and_(open_at(ends[-1]).clauses[0], open_at(ends[0]).clauses[1])
+        where = and_(opened_by(ends[-1]), not_closed_by(ends[0]))
     else:
-        where = or_(*(open_at(d) for d in ends))
+        where = or_(*(and_(opened_by(d), not_closed_by(d)) for d in ends))
     return read_cases(engine, p.settings, p.as_of, where)
 
 
@@ -581,8 +570,15 @@ def window_cases(p: Plan, engine: Engine) -> pd.DataFrame:
     return read_cases(engine, p.settings, p.as_of, where)
 
 
-def _local(p: Plan) -> np.datetime64:
-    return to_local(pd.Series([p.as_of]), p.settings.timezone).dt.floor("D").to_numpy().astype("datetime64[D]")[0]
+def read_cases_in(
+    engine: Engine, settings: Settings, as_of: pd.Timestamp, column: ColumnElement, values: list
+) -> pd.DataFrame:
+    """read_cases of the cases whose `column` is one of `values`, in chunks (databases cap
+    the length of IN lists); with no values, an empty frame with every column."""
+    if not values:
+        return read_cases(engine, settings, as_of, Case.__table__.c.case_key.is_(None))
+    chunks = [values[i : i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK)]
+    return pd.concat([read_cases(engine, settings, as_of, column.in_(c)) for c in chunks], ignore_index=True)
 
 
 def data_for(p: Plan, cases: pd.DataFrame, fam: str, grain: str | None = None) -> CaseData:
@@ -625,10 +621,7 @@ def keep_touched(cells: pd.DataFrame, touched: dict[str, np.ndarray]) -> pd.Data
     if cells.empty:
         return cells
     period = pd.to_datetime(cells["period"]).to_numpy().astype("datetime64[D]")
-    keep = np.zeros(len(cells), dtype=bool)
-    for grain, starts in touched.items():
-        keep |= (cells["grain"].to_numpy() == grain) & np.isin(period, starts)
-    return cells[keep]
+    return cells[_in_touched(cells.assign(period=period), touched)]
 
 
 def backlog_existence(

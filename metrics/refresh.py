@@ -238,9 +238,7 @@ def _claim(conn: Connection, runs: tuple[int, int | None]) -> None:
 
 
 def _no_cases(plan: incremental.Plan, engine: Engine) -> pd.DataFrame:
-    from metrics.casedata import read_cases
-
-    return read_cases(engine, plan.settings, plan.as_of, Case.case_key.is_(None))
+    return incremental.read_cases_in(engine, plan.settings, plan.as_of, Case.case_key, [])
 
 
 def _insert(conn: Connection, rows: list[dict]) -> None:
