@@ -1,28 +1,35 @@
-"""The Dash app: a navigation bar over the pages of `dashboard/pages`.
+"""The Dash app: a navigation bar over the pages of `dashboard/pages`, in English or Chinese.
 
 It needs no network at run time: Bootstrap's stylesheet is served from `dashboard/assets`
 (a copy of bootstrap 5.3.6's dist/css/bootstrap.min.css, the version
 dash-bootstrap-components 2 is built for) and Dash serves its own scripts locally.
+
+The Flask server underneath carries what is not a page: the language switch (`/lang/<code>`,
+remembered in a cookie), the `lang` attribute of the HTML, and the CSV downloads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import html
+from flask import Response, redirect, request
 from sqlalchemy import Engine
 
-from dashboard import data, ids, state, views
+from dashboard import data, downloads, i18n, ids, state, views
+from dashboard.i18n import _
 from metrics.config import Settings
 
 HERE = Path(__file__).parent
 PRODUCT = "civic-metrics"
+LANG_COOKIE_DAYS = 365
 
 INDEX_STRING = """<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
     <head>
         {%metas%}
         <title>{%title%}</title>
@@ -40,9 +47,40 @@ INDEX_STRING = """<!DOCTYPE html>
 </html>"""
 
 
+class App(dash.Dash):
+    """Dash with the page's language in `<html lang>`, for screen readers and fonts."""
+
+    def interpolate_index(self, **kwargs: Any) -> str:
+        return super().interpolate_index(**kwargs).replace('lang="{lang}"', f'lang="{i18n.lang()}"', 1)
+
+
+def language_switch() -> html.Ul:
+    """Links to the other languages, each named in its own language."""
+    here = i18n.lang()
+    return html.Ul(
+        [
+            html.Li(
+                html.A(
+                    i18n.ENDONYMS[code],
+                    href=dash.get_relative_path(f"/lang/{code}"),
+                    lang=code,
+                    id=f"{ids.NAV_LANG}-{code}",
+                    className="nav-link",
+                ),
+                className="nav-item",
+            )
+            for code in i18n.LANGS
+            if code != here
+        ],
+        id=ids.NAV_LANG,
+        className="navbar-nav",
+        **{"aria-label": _("Language")},
+    )
+
+
 def navbar(settings: Settings, engine: Engine) -> html.Header:
     links = [
-        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+        dbc.NavItem(dbc.NavLink(_(page["name"]), href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
     ]
     return html.Header(
@@ -50,21 +88,46 @@ def navbar(settings: Settings, engine: Engine) -> html.Header:
             dbc.Container(
                 [
                     dbc.NavbarBrand(PRODUCT, href=dash.get_relative_path("/")),
-                    dbc.Nav(links, navbar=True, className="me-auto"),
+                    html.Nav(dbc.Nav(links, navbar=True, className="flex-row flex-wrap"), className="me-auto",
+                             **{"aria-label": _("Pages")}),
                     html.Span(
                         views.as_of_text(data.refresh_run(engine), settings),
                         id=ids.NAV_AS_OF,
-                        className="navbar-text as-of",
+                        className="navbar-text as-of me-3",
                     ),
+                    language_switch(),
                 ],
                 fluid=True,
             ),
             id=ids.NAVBAR,
             color="dark",
             dark=True,
+            expand=True,
             className="mb-3",
         )
     )
+
+
+def switch_language(code: str) -> Response:
+    """Remember `code` and go back to the page the reader came from (this site's only)."""
+    if code not in i18n.LANGS:
+        return Response(f"unknown language {code!r}; expected one of {list(i18n.LANGS)}", status=404)
+    back = urlsplit(request.referrer or "")
+    target = dash.get_relative_path("/")
+    if back.netloc == request.host and back.path:
+        query = "&".join(p for p in back.query.split("&") if p and not p.startswith("lang="))
+        target = back.path + (f"?{query}" if query else "")
+    response = redirect(target, code=303)
+    response.set_cookie(i18n.COOKIE, code, max_age=LANG_COOKIE_DAYS * 86400, samesite="Lax", httponly=True)
+    return response
+
+
+def remember_language(response: Response) -> Response:
+    """A page opened with `?lang=zh` keeps speaking Chinese in its callbacks and later pages."""
+    asked = request.args.get("lang")
+    if asked in i18n.LANGS and request.cookies.get(i18n.COOKIE) != asked:
+        response.set_cookie(i18n.COOKIE, asked, max_age=LANG_COOKIE_DAYS * 86400, samesite="Lax", httponly=True)
+    return response
 
 
 def create_app(settings: Settings, engine: Engine) -> dash.Dash:
@@ -74,7 +137,8 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
 
     settings = with_store_lookups(settings, engine)
     state.configure(settings, engine)
-    app = dash.Dash(
+    i18n.set_default(settings.dashboard.default_language)
+    app = App(
         __name__,
         use_pages=True,
         pages_folder=str(HERE / "pages"),
@@ -84,12 +148,15 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
         index_string=INDEX_STRING,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    app.server.add_url_rule("/lang/<code>", "switch_language", switch_language)
+    app.server.after_request(remember_language)
+    downloads.register(app.server)
 
     def layout() -> Any:
-        # A function, so the as-of date in the navigation bar is read on every page load.
+        # A function, so the as-of date and the language are read on every page load.
         return html.Div(
             [
-                html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
+                html.A(_("Skip to main content"), href="#main", className="visually-hidden-focusable"),
                 navbar(settings, engine),
                 html.Main(dash.page_container, id="main", className="container-fluid px-4 pb-5"),
             ]

@@ -63,3 +63,41 @@ def cell_at(df: pd.DataFrame, period: dt.date) -> dict[str, Any] | None:
     if rows.empty:
         return None
     return rows.iloc[0].to_dict()
+
+
+@lru_cache(maxsize=16)
+def periods(engine: Engine, grain: str, version: int | None) -> tuple[dt.date, ...]:
+    """Every period of `grain` with figures, oldest first (`version` only keys the cache)."""
+    return tuple(query.periods(engine, grain))
+
+
+@lru_cache(maxsize=512)
+def cells(
+    engine: Engine, metric: str, by: tuple[str, ...], grain: str, version: int | None, min_cell_size: int,
+    across: str = "",
+) -> pd.DataFrame:  # fmt: skip
+    """Every cell of one indicator, breakdown and grain, suppressed (`version` only keys the
+    cache). Shared between requests: never modify it."""
+    return query.read_cells(engine, metric, by=by, grain=grain, min_cell_size=min_cell_size, across=across)
+
+
+def view_cells(
+    engine: Engine, metric: str, view: Any, version: int | None, min_cell_size: int, *,
+    breakdown: tuple[str, ...] = (), across: str = "", whole_range: bool = False,
+) -> pd.DataFrame | None:  # fmt: skip
+    """The cells of `metric` in a view's periods and slice, broken down further by
+    `breakdown`; None when the store holds no such breakdown (a combination of dimensions
+    not in `metrics.combinations`). `whole_range` keeps every period (trends, control charts)."""
+    by = view.by(*breakdown)
+    if dim_key(by) not in breakdowns(engine, metric, version):
+        return None
+    df = cells(engine, metric, by, view.grain, version, min_cell_size, across)
+    if not whole_range and view.start is not None and view.end is not None:
+        df = df[(df["period"] >= view.start) & (df["period"] <= view.end)]
+    for dim, value in view.slice().items():
+        df = df[df["dims"].map(lambda d, dim=dim, value=value: d.get(dim) == value)]
+    return df
+
+
+def dim_key(by: tuple[str, ...]) -> str:
+    return query.dim_names(by)

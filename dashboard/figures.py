@@ -12,7 +12,15 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.formatting import format_value, is_number, month_label, month_runs, short_month, unit_format
+from dashboard.formatting import (
+    axis_title,
+    format_value,
+    is_number,
+    month_label,
+    month_runs,
+    short_month,
+    unit_format,
+)
 from dashboard.tiles import cell_state, suppressed_text
 from metrics.catalogue import MetricDefinition
 from metrics.config import Target
@@ -121,7 +129,7 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
         tickformat=unit_format(unit).axis_format,
         gridcolor="#e5e5e5",
         zeroline=False,
-        title={"text": unit_format(unit).axis_title},
+        title={"text": axis_title(unit)},
         rangemode="tozero" if unit == "count" else "normal",
     )
     return fig

@@ -1,8 +1,10 @@
-"""Numbers and dates as the dashboard writes them, in plain English.
+"""Numbers and dates as the dashboard writes them, in the reader's language.
 
-Values follow the indicator's unit: proportions as percentages, days and hours with one
-decimal, counts with thousands separators, rates per 1,000 with two decimals. Changes are
-signed with a true minus sign, proportions' changes in percentage points ("pts").
+Babel formats every number and date for the locale of the current language
+(`dashboard.i18n`): thousands separators, decimal marks, month names. Values follow the
+indicator's unit: proportions as percentages, days and hours with one decimal, counts whole,
+rates per 1,000 with two decimals. Changes are signed with a true minus sign, proportions'
+changes in percentage points ("pts").
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from babel.dates import format_date, format_skeleton
+from babel.numbers import format_decimal
+
+from dashboard.i18n import N_, _, locale
+
 MINUS = "\u2212"
-NOT_AVAILABLE = "Not available"
+NOT_AVAILABLE = N_("Not available")
 
 
 def is_number(x: Any) -> bool:
@@ -32,8 +39,8 @@ class UnitFormat:
     """How one unit of the catalogue is written, on tiles and on chart axes."""
 
     decimals: int
-    suffix: str  # after a value ("12.5 days")
-    change_suffix: str  # after a change ("+2.1 pts")
+    template: str  # a value in words, "{v}" the number ("{v} days")
+    change_template: str  # a change, "{v}" the signed number ("{v} pts")
     axis_format: str  # d3 format of chart ticks
     hover_format: str  # d3 format in chart hover labels
     axis_title: str
@@ -41,15 +48,15 @@ class UnitFormat:
 
 
 UNITS: dict[str, UnitFormat] = {
-    "proportion": UnitFormat(1, "%", " pts", ".0%", ".1%", "Percent", scale=100),
-    "days": UnitFormat(1, " days", " days", ".1f", ".1f", "Days"),
-    "hours": UnitFormat(1, " hours", " hours", ".1f", ".1f", "Hours"),
-    "count": UnitFormat(0, "", "", ",d", ",.0f", "Number"),
-    "per_1000": UnitFormat(2, " per 1,000", " per 1,000", ".2f", ".2f", "Per 1,000 residents"),
-    "score": UnitFormat(2, " out of 5", "", ".1f", ".2f", "Score (1-5)"),
-    "ratio": UnitFormat(2, "×", "", ".2f", ".2f", "Ratio"),
-    "index": UnitFormat(3, "", "", ".3f", ".3f", "Index"),
-    "points": UnitFormat(1, " pts", " pts", ".1f", ".1f", "Percentage points"),
+    "proportion": UnitFormat(1, N_("{v}%"), N_("{v} pts"), ".0%", ".1%", N_("Percent"), scale=100),
+    "days": UnitFormat(1, N_("{v} days"), N_("{v} days"), ".1f", ".1f", N_("Days")),
+    "hours": UnitFormat(1, N_("{v} hours"), N_("{v} hours"), ".1f", ".1f", N_("Hours")),
+    "count": UnitFormat(0, "{v}", "{v}", ",d", ",.0f", N_("Number")),
+    "per_1000": UnitFormat(2, N_("{v} per 1,000"), N_("{v} per 1,000"), ".2f", ".2f", N_("Per 1,000 residents")),
+    "score": UnitFormat(2, N_("{v} out of 5"), "{v}", ".1f", ".2f", N_("Score (1-5)")),
+    "ratio": UnitFormat(2, "{v}×", "{v}", ".2f", ".2f", N_("Ratio")),
+    "index": UnitFormat(3, "{v}", "{v}", ".3f", ".3f", N_("Index")),
+    "points": UnitFormat(1, N_("{v} pts"), N_("{v} pts"), ".1f", ".1f", N_("Percentage points")),
 }
 
 
@@ -59,14 +66,27 @@ def unit_format(unit: str) -> UnitFormat:
     return UNITS[unit]
 
 
+def axis_title(unit: str) -> str:
+    return _(unit_format(unit).axis_title)
+
+
+def format_number(x: float, decimals: int = 0) -> str:
+    """A number with the locale's separators and exactly `decimals` decimals."""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(round(float(x), decimals), format=pattern, locale=locale())
+
+
+def format_count(x: Any) -> str:
+    """A whole number ("12,345"); "" when there is none."""
+    return format_number(float(x)) if is_number(x) else ""
+
+
 def format_value(value: Any, unit: str) -> str:
     """A value in its unit; "Not available" (never blank, never 0) when there is none."""
     f = unit_format(unit)  # reject unknown units even for missing values
     if not is_number(value):
-        return NOT_AVAILABLE
-    x = float(value) * f.scale
-    number = f"{round(x):,}" if f.decimals == 0 else f"{x:.{f.decimals}f}"
-    return number + f.suffix
+        return _(NOT_AVAILABLE)
+    return _(f.template).format(v=format_number(float(value) * f.scale, f.decimals))
 
 
 def format_change(diff: float, unit: str) -> str | None:
@@ -77,35 +97,56 @@ def format_change(diff: float, unit: str) -> str | None:
     if x == 0:
         return None
     sign = "+" if x > 0 else MINUS
-    return f"{sign}{abs(x):,.{f.decimals}f}{f.change_suffix}"
+    return _(f.change_template).format(v=sign + format_number(abs(x), f.decimals))
 
 
 def month_label(period: dt.date) -> str:
-    """ "October 2026"."""
-    return f"{period:%B %Y}"
+    """ "October 2026" (2026年10月)."""
+    return format_skeleton("yMMMM", period, locale=locale())
 
 
 def short_month(period: dt.date) -> str:
     """ "Oct 2026"."""
-    return f"{period:%b %Y}"
+    return format_skeleton("yMMM", period, locale=locale())
+
+
+def period_label(period: dt.date, grain: str) -> str:
+    """A period of any grain in words: "Week of 5 Oct 2026", "October 2026", "Q4 2026", "2026"."""
+    if grain == "week":
+        return _("Week of {day}").format(day=format_skeleton("yMMMd", period, locale=locale()))
+    if grain == "quarter":
+        return format_skeleton("yQQQ", period, locale=locale())
+    if grain == "year":
+        return format_skeleton("y", period, locale=locale())
+    return month_label(period)
+
+
+def period_param(period: dt.date, grain: str = "month") -> str:
+    """A period as it appears in a link: "2026-10" for months, the start day otherwise."""
+    return f"{period:%Y-%m}" if grain == "month" else period.isoformat()
 
 
 def month_param(period: dt.date) -> str:
     """The month as it appears in a link: "2026-10"."""
-    return f"{period:%Y-%m}"
+    return period_param(period, "month")
 
 
 def parse_month(text: str | None) -> dt.date | None:
     """ "2026-10" or "2026-10-01" as the first day of that month; None when not a month."""
+    day = parse_day(text)
+    return None if day is None else day.replace(day=1)
+
+
+def parse_day(text: str | None) -> dt.date | None:
+    """ "2026-10-05", or "2026-10" as its first day; None when not a date."""
     if not text:
         return None
     try:
         if len(text) == 7:
             return dt.datetime.strptime(text, "%Y-%m").date()
-        day = dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
         return None
-    return day.replace(day=1)
 
 
 def add_months(period: dt.date, months: int) -> dt.date:
@@ -123,9 +164,17 @@ def month_runs(periods: Iterable[dt.date]) -> str:
             runs[-1] = (runs[-1][0], p)
         else:
             runs.append((p, p))
-    return ", ".join(short_month(a) if a == b else f"{short_month(a)} to {short_month(b)}" for a, b in runs)
+    return _(", ").join(
+        short_month(a) if a == b else _("{first} to {last}").format(first=short_month(a), last=short_month(b))
+        for a, b in runs
+    )
 
 
 def format_day(day: dt.date | dt.datetime) -> str:
-    """ "31 October 2026"."""
-    return f"{day.day} {day:%B %Y}"
+    """ "31 October 2026" (2026年10月31日)."""
+    return format_date(day, "long", locale=locale())
+
+
+def format_time(moment: dt.datetime) -> str:
+    """ "14:05"."""
+    return format_skeleton("Hm", moment, locale=locale())

@@ -3,9 +3,7 @@ serve the dashboard, or do all of it on demo data with `civic-metrics demo`."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import sys
 import time
@@ -333,7 +331,7 @@ def metrics_export(
     out: str | None,
 ) -> None:
     """Export one indicator in the export contract of METRICS.md."""
-    from metrics.query import QueryError, export_records
+    from metrics.query import QueryError, export_records, records_csv
 
     try:
         records = export_records(
@@ -429,22 +427,6 @@ def metrics_before_after(obj: Ctx, metric: str, grain: str, dim: str | None, val
 
 def pd_isna(x: object) -> bool:
     return x is None or (isinstance(x, float) and x != x)
-
-
-def records_csv(records: list[dict]) -> str:
-    """The export as CSV: one column per dimension in place of `dims`."""
-    from metrics.query import EXPORT_FIELDS
-
-    fields = list(EXPORT_FIELDS)
-    dims = sorted({d for r in records for d in r["dims"]})
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*fields[:3], *dims, *fields[4:]])
-    for r in records:
-        row = [r["metric"], r["period"], r["grain"], *[r["dims"].get(d, "") for d in dims]]
-        row += ["" if r.get(f) is None else r.get(f) for f in fields[4:]]
-        w.writerow(row)
-    return buf.getvalue().rstrip("\n")
 
 
 # --- worker -------------------------------------------------------------------------------

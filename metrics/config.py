@@ -378,6 +378,13 @@ class WorkerSettings(Frozen):
 class DashboardSettings(Frozen):
     default_language: Literal["en", "zh"] = "en"
     headline: tuple[str, ...] = ()
+    # Names of dimension values in each language (group values, channels, departments);
+    # regions and services have `name` of their own. A value without one is shown as stored.
+    value_names: dict[str, Names] = {}
+    # Region boundaries (GeoJSON FeatureCollection) for the equal-service map, and the
+    # feature property holding the region id; without a file the page shows ranked bars.
+    boundaries: Path | None = None
+    boundary_id_property: str = "id"
 
 
 class Settings(Frozen):

@@ -11,7 +11,9 @@ department's figures add up from its services'.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import math
 from functools import lru_cache
 from typing import Any
@@ -258,6 +260,20 @@ def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
             rec["vs_reference"] = vs_reference_record(r)
         out.append(rec)
     return out
+
+
+def records_csv(records: list[dict]) -> str:
+    """The export as CSV: one column per dimension in place of `dims`."""
+    fields = list(EXPORT_FIELDS)
+    dims = sorted({d for r in records for d in r["dims"]})
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*fields[:3], *dims, *fields[4:]])
+    for r in records:
+        row = [r["metric"], r["period"], r["grain"], *[r["dims"].get(d, "") for d in dims]]
+        row += ["" if r.get(f) is None else r.get(f) for f in fields[4:]]
+        w.writerow(row)
+    return buf.getvalue().rstrip("\n")
 
 
 def export_records(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dash
 
 from dashboard import operations, state
+from dashboard.i18n import N_, page_title
 
-dash.register_page(__name__, path="/operations", name="Data operations", title="Data operations · civic-metrics",
+dash.register_page(__name__, path="/operations", name=N_("Data operations"), title=page_title("Data operations"),
                    order=90)  # fmt: skip
 
 

@@ -13,9 +13,10 @@ from dash import Input, Output, callback, clientside_callback
 from sqlalchemy import Engine
 
 from dashboard import data, ids, state, views
+from dashboard.i18n import N_, page_title
 from metrics.config import Settings
 
-dash.register_page(__name__, path="/", name="Overview", title="Overview · civic-metrics", order=0)
+dash.register_page(__name__, path="/", name=N_("Overview"), title=page_title("Overview"), order=0)
 
 
 def layout(

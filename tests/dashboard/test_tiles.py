@@ -82,7 +82,7 @@ def test_months():
     assert add_months(OCT, -12) == OCT_LAST_YEAR
     assert add_months(OCT, 3) == dt.date(2027, 1, 1)
     months = [dt.date(2024, m, 1) for m in (1, 2, 3, 5, 8, 9)]
-    assert month_runs(months) == "Jan 2024 to Mar 2024, May 2024, Aug 2024 to Sep 2024"
+    assert month_runs(months) == "Jan 2024 to Mar 2024, May 2024, Aug 2024 to Sept 2024"
 
 
 # --- tiles -----------------------------------------------------------------------------------

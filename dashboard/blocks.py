@@ -1,0 +1,87 @@
+"""The parts every page is built of: a chart with its title, a summary in words, the same
+figures as a table, and a CSV download of them (the records of `metrics export`).
+
+A chart is never the only way to the numbers: screen-reader users get the summary and the
+table, auditors the download. Suppressed and missing figures are written as such in the
+table, never as 0 or a blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import _
+
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+}
+
+
+def data_table(head: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None,
+               table_id: str | None = None) -> dbc.Table:  # fmt: skip
+    """A plain table: the first column names each row (row headers), the rest are figures."""
+    body = [html.Tr([html.Th(r[0], scope="row"), *[html.Td(v) for v in r[1:]]]) for r in rows]
+    parts: list[Any] = [html.Caption(caption)] if caption else []
+    parts += [html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)]
+    kw = {"id": table_id} if table_id else {}
+    return dbc.Table(parts, size="sm", striped=True, responsive=True, className="mt-2 figures-table", **kw)
+
+
+def csv_link(href: str, block_id: str | None = None) -> html.A:
+    kw = {"id": block_id} if block_id else {}
+    return html.A(_("Download these figures (CSV)"), href=href, download="", className="csv-link", **kw)
+
+
+def chart_block(
+    page: str,
+    name: str,
+    title: str,
+    figure: Any,
+    summary: str,
+    head: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    csv: str | None = None,
+    notes: Sequence[Any] = (),
+    level: int = 3,
+) -> html.Section:
+    """One chart of a page with everything that goes with it. `rows` are the figures as
+    text, first column the period or category; `csv` the download address."""
+    heading_id = f"{ids.block(page, name)}-title"
+    heading = (html.H2 if level == 2 else html.H3)(title, id=heading_id, className="h5 mt-4")
+    extra: list[Any] = [csv_link(csv, ids.download(page, name))] if csv else []
+    return html.Section(
+        [
+            heading,
+            *[html.P(n, className="block-note") for n in notes],
+            html.Figure(
+                [
+                    dcc.Graph(id=ids.graph(page, name), figure=figure, config=GRAPH_CONFIG),
+                    html.Figcaption(summary, className="chart-caption"),
+                ],
+                className="chart",
+            ),
+            html.Details(
+                [html.Summary(_("Figures as a table")), data_table(head, rows, table_id=ids.table(page, name))],
+                className="chart-table",
+            ),
+            *extra,
+        ],
+        id=ids.block(page, name),
+        className="block",
+        **{"aria-labelledby": heading_id},
+    )
+
+
+def text_block(page: str, name: str, title: str, body: Sequence[Any], level: int = 3) -> html.Section:
+    """A block without a chart (a message, a list, a table of its own)."""
+    heading_id = f"{ids.block(page, name)}-title"
+    heading = (html.H2 if level == 2 else html.H3)(title, id=heading_id, className="h5 mt-4")
+    return html.Section([heading, *body], id=ids.block(page, name), className="block",
+                        **{"aria-labelledby": heading_id})  # fmt: skip
