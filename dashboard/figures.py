@@ -14,14 +14,17 @@ import plotly.graph_objects as go
 
 from dashboard.formatting import (
     axis_title,
+    format_count,
     format_value,
     is_number,
-    month_label,
     month_runs,
+    period_label,
     short_month,
     unit_format,
 )
-from dashboard.tiles import cell_state, suppressed_text
+from dashboard.i18n import _, lang
+from dashboard.labels import metric_name
+from dashboard.tiles import cell_state, note_text, suppressed_text
 from metrics.catalogue import MetricDefinition
 from metrics.config import Target
 
@@ -53,7 +56,16 @@ def _values(df: pd.DataFrame, col: str) -> list[float | None]:
     return out
 
 
-def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target | None = None) -> go.Figure:
+def tick_format(grain: str) -> str:
+    """d3 date format of a time axis, by grain and language."""
+    if lang() == "zh":
+        return {"year": "%Y年", "quarter": "%Y年第%q季度", "week": "%Y年%m月%d日"}.get(grain, "%Y年%m月")
+    return {"year": "%Y", "quarter": "Q%q %Y", "week": "%d %b %Y"}.get(grain, "%b %Y")
+
+
+def trend_figure(
+    df: pd.DataFrame, definition: MetricDefinition, target: Target | None = None, grain: str = "month"
+) -> go.Figure:
     """A monthly line of one slice's cells with its 95% interval as a band where known.
 
     `df` holds one slice (one region, or everyone), any number of months; months that are
@@ -75,7 +87,7 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
-                name="95% interval (upper)",
+                name=_("95% interval (upper)"),
                 connectgaps=False,
             )
         )
@@ -88,7 +100,7 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
                 fill="tonexty",
                 fillcolor=BAND,
                 hoverinfo="skip",
-                name="95% interval",
+                name=_("95% interval"),
                 connectgaps=False,
             )
         )
@@ -99,31 +111,32 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
             mode="lines+markers",
             line={"color": LINE, "width": 2.5},
             marker={"size": 6, "color": LINE},
-            name=definition.name.en,
+            name=metric_name(definition.id),
             connectgaps=False,
-            hovertemplate=f"%{{x|%B %Y}}: %{{y:{unit_format(unit).hover_format}}}<extra></extra>",
+            customdata=[period_label(p, grain) for p in df["period"]],
+            hovertemplate=f"%{{customdata}}: %{{y:{unit_format(unit).hover_format}}}<extra></extra>",
         )
     )
     _base_layout(fig, 380)
     if all(v is None for v in y):
-        _nothing_to_draw(fig, "Nothing to draw: every month is suppressed or has no figure")
+        _nothing_to_draw(fig, _("Nothing to draw: every period is suppressed or has no figure"))
         return fig
     if target is not None:
         fig.add_hline(
             y=target.target,
             line={"color": REFERENCE, "dash": "dash", "width": 1.5},
-            annotation_text=f"Target {format_value(target.target, unit)}",
+            annotation_text=_("Target {value}").format(value=format_value(target.target, unit)),
             annotation_position="top left",
             annotation_font={"color": REFERENCE},
         )
     # Exactly the months shown, not Plotly's padding (which adds a month before the first).
-    half_month = pd.Timedelta(days=15)
+    half = pd.Timedelta(days={"week": 3, "month": 15, "quarter": 45, "year": 182}.get(grain, 15))
     fig.update_xaxes(
         showgrid=False,
-        tickformat="%b %Y",
+        tickformat=tick_format(grain),
         linecolor="#888",
         ticks="outside",
-        range=[x[0] - half_month, x[-1] + half_month],
+        range=[x[0] - half, x[-1] + half],
     )
     fig.update_yaxes(
         tickformat=unit_format(unit).axis_format,
@@ -135,32 +148,46 @@ def trend_figure(df: pd.DataFrame, definition: MetricDefinition, target: Target 
     return fig
 
 
-def trend_caption(df: pd.DataFrame, definition: MetricDefinition, where: str, target: Target | None = None) -> str:
+def trend_caption(
+    df: pd.DataFrame, definition: MetricDefinition, where: str, target: Target | None = None, grain: str = "month"
+) -> str:
     """What the trend chart shows, in words: the range, the latest value, the gaps."""
+    name = metric_name(definition.id)
     if df.empty:
-        return f"{definition.name.en}, {where}: no monthly figures in the store."
+        return _("{name}, {where}: no figures in the store for these periods.").format(name=name, where=where)
     df = df.sort_values("period")
     first, last = df["period"].iloc[0], df["period"].iloc[-1]
-    parts = [f"{definition.name.en}, {where}, each month from {month_label(first)} to {month_label(last)}."]
+    parts = [_("{name}, {where}, each period from {first} to {last}.").format(
+        name=name, where=where, first=period_label(first, grain), last=period_label(last, grain))]  # fmt: skip
     latest = df.iloc[-1].to_dict()
     if cell_state(latest) == "value":
-        parts.append(f"{month_label(last)}: {format_value(latest['value'], definition.unit)}.")
+        parts.append(_("{period}: {value}.").format(period=period_label(last, grain),
+                                                  value=format_value(latest["value"], definition.unit)))  # fmt: skip
     states = [cell_state(row) for row in df.to_dict("records")]
     suppressed = [p for p, st in zip(df["period"], states, strict=True) if st == "suppressed"]
     missing = [p for p, st in zip(df["period"], states, strict=True) if st == "missing"]
     if "value" not in states:
-        parts.append("Nothing is drawn: every month is suppressed or has no figure.")
+        parts.append(_("Nothing is drawn: every period is suppressed or has no figure."))
     else:
         if df["ci_low"].notna().any() and df["ci_high"].notna().any():
-            parts.append("The shaded band is the 95% interval.")
+            parts.append(_("The shaded band is the 95% interval."))
         if target is not None:
-            parts.append(f"The dashed line is the target, {format_value(target.target, definition.unit)}.")
-    gap = "" if "value" not in states else ", so left as gaps"
+            parts.append(_("The dashed line is the target, {value}.").format(
+                value=format_value(target.target, definition.unit)))  # fmt: skip
     if suppressed:
-        parts.append(f"Suppressed{gap}: {month_runs(suppressed)}.")
+        text = _("Suppressed, so left as gaps: {periods}.") if "value" in states else _("Suppressed: {periods}.")
+        parts.append(text.format(periods=_runs(suppressed, grain)))
     if missing:
-        parts.append(f"No figure{gap}: {month_runs(missing)}.")
+        text = _("No figure, so left as gaps: {periods}.") if "value" in states else _("No figure: {periods}.")
+        parts.append(text.format(periods=_runs(missing, grain)))
     return " ".join(parts)
+
+
+def _runs(periods: list[dt.date], grain: str) -> str:
+    """Periods listed compactly (runs of months; other grains one by one)."""
+    if grain == "month":
+        return month_runs(periods)
+    return _(", ").join(period_label(p, grain) for p in sorted(periods))
 
 
 def _reference_line(fig: go.Figure, x: float, label: str, dash: str) -> None:
@@ -205,13 +232,17 @@ def complete_months(
     return out.sort_values("period").reset_index(drop=True)
 
 
-def region_rows(df: pd.DataFrame, regions: list[str], min_cell_size: int) -> dict[str, Any]:
+def region_rows(
+    df: pd.DataFrame, regions: list[str], min_cell_size: int, dim: str = "region",
+    names: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """One month's regional cells split into drawn bars and the regions that are not drawn.
 
     `regions` are all configured regions: one with no cell at all is listed as having no
     figure rather than dropped silently.
     """
-    by_region = {row["dims"].get("region"): row for row in df.to_dict("records")}
+    names = names or {}
+    by_region = {row["dims"].get(dim): row for row in df.to_dict("records")}
     shown: list[dict[str, Any]] = []
     hidden: dict[str, list[str]] = {}
     for region in list(regions) + sorted(set(by_region) - set(regions)):
@@ -222,6 +253,7 @@ def region_rows(df: pd.DataFrame, regions: list[str], min_cell_size: int) -> dic
             shown.append(
                 {
                     "region": region,
+                    "label": names.get(region, region),
                     "value": float(row["value"]),
                     "ci_low": row.get("ci_low"),
                     "ci_high": row.get("ci_high"),
@@ -232,9 +264,9 @@ def region_rows(df: pd.DataFrame, regions: list[str], min_cell_size: int) -> dic
             reason = (
                 suppressed_text(row.get("note") if row else None, min_cell_size)
                 if state == "suppressed"
-                else "No figure"
+                else _("No figure")
             )
-            hidden.setdefault(reason, []).append(region)
+            hidden.setdefault(reason, []).append(names.get(region, region))
     shown.sort(key=lambda r: (-r["value"], r["region"]))
     return {"shown": shown, "hidden": hidden}
 
@@ -251,7 +283,11 @@ def region_figure(
     shown = rows["shown"]
     # Plotly draws the first category at the bottom: reverse so the largest is on top.
     ordered = list(reversed(shown))
-    labels = [r["region"] + (" (selected)" if r["region"] == selected else "") for r in ordered]
+    labels = [
+        _("{name} (selected)").format(name=r.get("label", r["region"])) if r["region"] == selected
+        else r.get("label", r["region"])
+        for r in ordered
+    ]
     values = [r["value"] for r in ordered]
     plus = [(r["ci_high"] - r["value"]) if is_number(r["ci_high"]) else 0 for r in ordered]
     minus = [(r["value"] - r["ci_low"]) if is_number(r["ci_low"]) else 0 for r in ordered]
@@ -278,18 +314,18 @@ def region_figure(
             textfont={"color": "white"},
             constraintext="none",
             hovertemplate="%{y}: %{text}<extra></extra>",
-            name=definition.name.en,
+            name=metric_name(definition.id),
         )
     )
     _base_layout(fig, 90 + 34 * max(len(ordered), 1))
     fig.update_layout(showlegend=False, bargap=0.25)
     if not shown:
-        _nothing_to_draw(fig, "Nothing to draw: no region has a figure for this month")
+        _nothing_to_draw(fig, _("Nothing to draw: no category has a figure for this period"))
         return fig
     if target is not None:
-        _reference_line(fig, target.target, f"Target {format_value(target.target, unit)}", "dash")
+        _reference_line(fig, target.target, _("Target {value}").format(value=format_value(target.target, unit)), "dash")
     elif is_number(overall):
-        _reference_line(fig, float(overall), f"All regions {format_value(overall, unit)}", "dot")
+        _reference_line(fig, float(overall), _("Everyone {value}").format(value=format_value(overall, unit)), "dot")
     fig.update_xaxes(
         tickformat=unit_format(unit).axis_format,
         gridcolor="#e5e5e5",
@@ -307,48 +343,57 @@ def region_caption(
     period: dt.date,
     target: Target | None = None,
     overall: float | None = None,
+    grain: str = "month",
+    dim_name: str | None = None,
 ) -> str:
     unit = definition.unit
     shown = rows["shown"]
-    parts = [f"{definition.name.en} by region, {month_label(period)}, ranked from the largest value to the smallest."]
+    parts = [_("{name} by {dim}, {period}, ranked from the largest value to the smallest.").format(
+        name=metric_name(definition.id), dim=(dim_name or _("Region")).lower(),
+        period=period_label(period, grain))]  # fmt: skip
     if shown:
-        parts.append(
-            f"From {format_value(shown[0]['value'], unit)} in {shown[0]['region']} to "
-            f"{format_value(shown[-1]['value'], unit)} in {shown[-1]['region']}."
-        )
+        parts.append(_("From {high} in {high_name} to {low} in {low_name}.").format(
+            high=format_value(shown[0]["value"], unit), high_name=shown[0].get("label", shown[0]["region"]),
+            low=format_value(shown[-1]["value"], unit), low_name=shown[-1].get("label", shown[-1]["region"])))
         if any(is_number(r["ci_low"]) for r in shown):
-            parts.append("Whiskers show the 95% interval.")
+            parts.append(_("Whiskers show the 95% interval."))
     else:
-        parts.append("No region has a figure for this month.")
+        parts.append(_("No category has a figure for this period."))
     if target is not None:
-        parts.append(f"The dashed line is the target, {format_value(target.target, unit)}.")
+        parts.append(_("The dashed line is the target, {value}.").format(value=format_value(target.target, unit)))
     elif is_number(overall):
-        parts.append(f"The dotted line is the figure for all regions, {format_value(overall, unit)}.")
-    for reason, regions in rows["hidden"].items():
-        parts.append(f"{reason}, not drawn: {', '.join(regions)}.")
-    return " ".join(parts)
+        parts.append(_("The dotted line is the figure for everyone, {value}.").format(
+            value=format_value(overall, unit)))
+    for reason, names in rows["hidden"].items():
+        parts.append(_("{reason}, not drawn: {names}.").format(reason=reason, names=_(", ").join(names)))
+    return " ".join(parts)  # fmt: skip
 
 
-def table_rows(df: pd.DataFrame, definition: MetricDefinition, min_cell_size: int) -> list[dict[str, str]]:
-    """The trend's figures as text rows (month, value, cases, 95% interval) for a table."""
+def table_rows(
+    df: pd.DataFrame, definition: MetricDefinition, min_cell_size: int, grain: str = "month"
+) -> list[dict[str, str]]:
+    """The trend's figures as text rows (period, value, cases, 95% interval) for a table."""
     out = []
     for row in df.sort_values("period").to_dict("records"):
         state = cell_state(row)
         if state == "value":
             value = format_value(row["value"], definition.unit)
             interval = _interval(row.get("ci_low"), row.get("ci_high"), definition.unit)
-            n = f"{int(row['n']):,}" if is_number(row.get("n")) else ""
+            n = format_count(row.get("n"))
         elif state == "suppressed":
             value, interval, n = suppressed_text(row.get("note"), min_cell_size), "", ""
         else:
             note = row.get("note")
-            value, interval, n = (note if isinstance(note, str) and note else "No figure"), "", ""
-        out.append({"month": short_month(row["period"]), "value": value, "n": n, "interval": interval})
+            value, interval, n = (note_text(note) if isinstance(note, str) and note else _("No figure")), "", ""
+        label = short_month(row["period"]) if grain == "month" else period_label(row["period"], grain)
+        out.append({"month": label, "value": value, "n": n, "interval": interval})
     return out
 
 
 def _interval(low: Any, high: Any, unit: str) -> str:
-    return f"{format_value(low, unit)} to {format_value(high, unit)}" if is_number(low) and is_number(high) else ""
+    if not (is_number(low) and is_number(high)):
+        return ""
+    return _("{first} to {last}").format(first=format_value(low, unit), last=format_value(high, unit))
 
 
 def region_table_rows(rows: dict[str, Any], definition: MetricDefinition) -> list[dict[str, str]]:
@@ -356,9 +401,9 @@ def region_table_rows(rows: dict[str, Any], definition: MetricDefinition) -> lis
     unit = definition.unit
     out = [
         {
-            "region": r["region"],
+            "region": r.get("label", r["region"]),
             "value": format_value(r["value"], unit),
-            "n": f"{int(r['n']):,}" if is_number(r["n"]) else "",
+            "n": format_count(r["n"]),
             "interval": _interval(r["ci_low"], r["ci_high"], unit),
         }
         for r in rows["shown"]

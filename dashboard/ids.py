@@ -9,18 +9,14 @@ from __future__ import annotations
 NAVBAR = "navbar"
 NAV_AS_OF = "nav-as-of"
 
-# Overview page: filters
-OV_PERIOD = "overview-period"
-OV_REGION = "overview-region"
-OV_INDICATOR = "overview-indicator"
-OV_LINK = "overview-link"
-OV_URL_SYNC = "overview-url-sync"  # dcc.Store the clientside URL update writes to
-
-# Overview page: content
+# Overview page (its filters are filter_id("overview", ...))
+OV_INDICATOR = "overview-control-indicator"
 OV_NOTICE = "overview-notice"
 OV_AS_OF = "overview-as-of"
 OV_TILES = "overview-tiles"
-OV_TREND = "overview-trend"
+OV_CHANGES = "overview-changes"
+OV_DETAIL = "overview-detail"
+OV_TREND = "overview-trend"  # block(OVERVIEW, "trend")
 OV_TREND_GRAPH = "overview-trend-graph"
 OV_REGIONS = "overview-regions"
 OV_REGIONS_GRAPH = "overview-regions-graph"

@@ -1,29 +1,37 @@
 """What a headline tile says, as plain data: no Dash here, so it is tested without a browser.
 
-A tile shows one indicator for one month and one region (or everyone): its value in its
-unit, how many cases it rests on, where it stands against its target, and how it changed
-since last month and since the same month last year. A suppressed figure says so; a missing
-one says why; neither is ever shown as 0 or left blank.
+A tile shows one indicator for one period and one slice of the population (everyone by
+default): its value in its unit, how many cases it rests on, where it stands against its
+target, and how it changed since the period before and the same period a year earlier. A
+suppressed figure says so; a missing one says why; neither is ever shown as 0 or left blank.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal
 
 from sqlalchemy import Engine
 
 from dashboard import data
+from dashboard.filters import View
 from dashboard.formatting import (
     add_months,
     format_change,
+    format_count,
     format_value,
     is_number,
-    month_label,
+    period_label,
 )
+from dashboard.i18n import N_, _
+from dashboard.labels import metric_description, metric_name, slice_label
 from metrics.catalogue import CATALOGUE
 from metrics.config import Settings, Target
 from metrics.targets import LABELS, status
+
+STATUS_LABELS = {"on_track": N_("On track"), "at_risk": N_("At risk"), "off_track": N_("Off track")}
+assert set(STATUS_LABELS) == set(LABELS)
 
 CellState = Literal["value", "suppressed", "missing"]
 
@@ -39,46 +47,88 @@ def cell_state(cell: dict[str, Any] | None) -> CellState:
 def suppressed_text(note: str | None, min_cell_size: int) -> str:
     """Why a figure is hidden, in words a reader can act on."""
     if note and "would reveal" in note:
-        return "Suppressed (would reveal a smaller suppressed figure)"
-    return f"Suppressed (fewer than {min_cell_size} cases)"
+        return _("Suppressed (would reveal a smaller suppressed figure)")
+    return _("Suppressed (fewer than {n} cases)").format(n=min_cell_size)
 
 
-def _sentence(note: str) -> str:
+# The notes the refresh writes on cells, and their Chinese (the numbers are kept).
+NOTES = (
+    (re.compile(r"^provisional: (\d+)% of cases not yet past their deadline$"),
+     N_("Provisional: {0}% of cases not yet past their deadline")),
+)  # fmt: skip
+
+
+def note_text(note: str) -> str:
+    """A cell's note as a sentence in the current language."""
     note = note.strip()
+    for pattern, template in NOTES:
+        match = pattern.match(note)
+        if match:
+            return _(template).format(*match.groups())
     return note[:1].upper() + note[1:]
 
 
-def missing_text(cell: dict[str, Any] | None, period: dt.date, region: str | None) -> str:
+def _sentence(note: str) -> str:
+    return note_text(note)
+
+
+def missing_text(cell: dict[str, Any] | None, period: dt.date, where: str | None, grain: str = "month") -> str:
     """Why there is no figure: the cell's own note, else that there is no cell at all."""
     note = cell.get("note") if cell else None
     if isinstance(note, str) and note.strip():
         return _sentence(note)
-    where = f" for {region}" if region else ""
-    return f"No figure{where} for {month_label(period)}"
+    if where:
+        return _("No figure for {slice} for {period}").format(slice=where, period=period_label(period, grain))
+    return _("No figure for {period}").format(period=period_label(period, grain))
 
 
 def change_text(value: float, previous: dict[str, Any] | None, unit: str, since: str) -> str:
     """ "+2.1 pts since last month", or why there is nothing to compare with."""
     state = cell_state(previous)
     if state == "suppressed":
-        return f"No comparison with {since}: suppressed then"
+        return _("No comparison with {since}: suppressed then").format(since=since)
     if state == "missing" or previous is None:
-        return f"No comparison with {since}: no figure then"
+        return _("No comparison with {since}: no figure then").format(since=since)
     change = format_change(value - float(previous["value"]), unit)
-    return f"No change since {since}" if change is None else f"{change} since {since}"
+    if change is None:
+        return _("No change since {since}").format(since=since)
+    return _("{change} since {since}").format(change=change, since=since)
 
 
-def target_text(target: float, threshold: float, unit: str, direction: str) -> str:
-    if direction == "lower_is_better":
-        return f"Target: {format_value(target, unit)} or less; off track above {format_value(threshold, unit)}"
-    return f"Target: {format_value(target, unit)} or more; off track below {format_value(threshold, unit)}"
+def target_text(target: float, threshold: float, unit: str, direction: str, whole: bool = False) -> str:
+    """The target in words; `whole`: it is set for everyone together, not for the slice shown."""
+    t, h = format_value(target, unit), format_value(threshold, unit)
+    if whole:
+        if direction == "lower_is_better":
+            text = _("Target for everyone together: {target} or less; off track above {threshold}")
+        else:
+            text = _("Target for everyone together: {target} or more; off track below {threshold}")
+    elif direction == "lower_is_better":
+        text = _("Target: {target} or less; off track above {threshold}")
+    else:
+        text = _("Target: {target} or more; off track below {threshold}")
+    return text.format(target=t, threshold=h)
+
+
+def shift(period: dt.date, grain: str, n: int) -> dt.date:
+    """The start of the period `n` periods of `grain` after `period` (before, when negative)."""
+    if grain == "week":
+        return period + dt.timedelta(weeks=n)
+    return add_months(period, n * {"month": 1, "quarter": 3, "year": 12}[grain])
+
+
+# Periods back to "the same period a year earlier".
+YEAR_BACK = {"week": 52, "month": 12, "quarter": 4, "year": 1}
+PREVIOUS = {"week": N_("last week"), "month": N_("last month"), "quarter": N_("last quarter"),
+            "year": N_("last year")}  # fmt: skip
 
 
 def target_for(settings: Settings, metric: str, by_region: bool) -> Target | None:
-    """The target that applies to `metric` for everyone, or for each region (`by_region`).
+    """The target that applies to `metric` for everyone, or for a slice of it (`by_region`:
+    any region, group, channel or service).
 
     Indicators without a better direction have none. A target for a count (a backlog of
-    8,000 cases) is set for all regions together: measuring one region against it would put
+    8,000 cases) is set for the whole population: measuring one region against it would put
     every region on track, so it applies to the whole population only.
     """
     definition = CATALOGUE[metric]
@@ -98,8 +148,10 @@ def tile_data(
     region: str | None = None,
     *,
     version: int | None = None,
+    view: View | None = None,
 ) -> dict[str, Any]:
-    """Everything one headline tile shows, for `period` and `region` (None: everyone).
+    """Everything one headline tile shows, for `period` and `region` (None: everyone), or
+    for the end period and slice of `view` (any grain, region, group, channel, service).
 
     `version` is the data version (see `dashboard.data.data_version`); it is looked up when
     not given.
@@ -108,27 +160,30 @@ def tile_data(
     unit = definition.unit
     if version is None:
         version = data.data_version(engine)
-    by: tuple[str, ...] = ("region",) if region else ()
-    if region and "region" not in data.breakdowns(engine, metric, version):
-        cells = None
+    if view is None:
+        view = View("month", period, period, region)
     else:
-        cells = data.slice_cells(
-            data.monthly_cells(engine, metric, by, version, settings.privacy.min_cell_size), region
-        )
+        period = view.end if view.end is not None else period
+    grain, sliced = view.grain, view.slice()
+    where = slice_label(settings, sliced) if sliced else None
+    cells = data.view_cells(engine, metric, view, version, settings.privacy.min_cell_size, whole_range=True)
+    by_period = {} if cells is None else {row["period"]: row for row in cells.to_dict("records")}
 
     def at(p: dt.date) -> dict[str, Any] | None:
-        return None if cells is None else data.cell_at(cells, p)
+        return by_period.get(p)
 
     cell = at(period)
     state = cell_state(cell)
     out: dict[str, Any] = {
         "metric": metric,
-        "name": definition.name.en,
-        "description": definition.description.en,
+        "name": metric_name(metric),
+        "description": metric_description(metric),
         "unit": unit,
         "direction": definition.direction,
         "period": period,
-        "region": region,
+        "grain": grain,
+        "region": view.region,
+        "slice": sliced,
         "state": state,
         "value": None,
         "value_text": None,
@@ -144,9 +199,13 @@ def tile_data(
         "change_month_text": None,
         "change_year": None,
         "change_year_text": None,
+        "previous": None,
+        "year_ago": None,
+        "cell": cell,
     }
     if cells is None:
-        out["value_text"] = f"Not broken down by region: {definition.name.en} is shown for everyone only"
+        out["value_text"] = _("Not broken down this way: {name} is not computed for {slice}").format(
+            name=metric_name(metric), slice=where)  # fmt: skip
         out["state"] = "missing"
     elif state == "value":
         assert cell is not None
@@ -155,32 +214,34 @@ def tile_data(
         out["value_text"] = format_value(value, unit)
         if is_number(cell.get("n")):
             out["n"] = int(cell["n"])
-            out["n_text"] = f"Based on {int(cell['n']):,} {definition.n_means}"
+            out["n_text"] = _("Based on {n} {what}").format(n=format_count(cell["n"]), what=_(definition.n_means))
         if isinstance(cell.get("note"), str) and cell["note"].strip():
             out["note"] = _sentence(cell["note"])
-        last_month = at(add_months(period, -1))
-        last_year = at(add_months(period, -12))
-        out["change_month_text"] = change_text(value, last_month, unit, "last month")
-        out["change_year_text"] = change_text(value, last_year, unit, month_label(add_months(period, -12)))
-        if cell_state(last_month) == "value":
-            assert last_month is not None
-            out["change_month"] = value - float(last_month["value"])
-        if cell_state(last_year) == "value":
-            assert last_year is not None
-            out["change_year"] = value - float(last_year["value"])
+        previous, year_ago = at(shift(period, grain, -1)), at(shift(period, grain, -YEAR_BACK[grain]))
+        out["previous"], out["year_ago"] = previous, year_ago
+        out["change_month_text"] = change_text(value, previous, unit, _(PREVIOUS[grain]))
+        out["change_year_text"] = change_text(
+            value, year_ago, unit, period_label(shift(period, grain, -YEAR_BACK[grain]), grain)
+        )
+        if cell_state(previous) == "value":
+            assert previous is not None
+            out["change_month"] = value - float(previous["value"])
+        if cell_state(year_ago) == "value":
+            assert year_ago is not None
+            out["change_year"] = value - float(year_ago["value"])
     elif state == "suppressed":
         assert cell is not None
         out["value_text"] = suppressed_text(cell.get("note"), settings.privacy.min_cell_size)
     else:
-        out["value_text"] = missing_text(cell, period, region)
+        out["value_text"] = missing_text(cell, period, where, grain)
 
-    target = target_for(settings, metric, by_region=region is not None)
+    target = target_for(settings, metric, by_region=bool(sliced))
     overall_target = target_for(settings, metric, by_region=False)
     if target is None and overall_target is not None:
-        out["target_text"] = "Target set for all regions together: " + target_text(
-            overall_target.target, overall_target.threshold, unit, definition.direction
-        ).removeprefix("Target: ")
-        out["status_text"] = "No status: the target is for all regions together"
+        out["target_text"] = target_text(
+            overall_target.target, overall_target.threshold, unit, definition.direction, whole=True
+        )
+        out["status_text"] = _("No status: the target is for everyone together")
     if target is not None:
         out["target"] = target.target
         out["threshold"] = target.threshold
@@ -188,13 +249,13 @@ def tile_data(
         try:
             s = status(out["value"], target.target, target.threshold, definition.direction)
         except ValueError as exc:
-            out["status_text"] = f"No status: the target is set wrongly ({exc})"
+            out["status_text"] = _("No status: the target is set wrongly ({error})").format(error=exc)
         else:
             out["status"] = s
             if s is not None:
-                out["status_text"] = LABELS[s]
+                out["status_text"] = _(STATUS_LABELS[s])
             elif out["state"] == "suppressed":
-                out["status_text"] = "No status: figure suppressed"
+                out["status_text"] = _("No status: figure suppressed")
             else:
-                out["status_text"] = "No status: no figure"
+                out["status_text"] = _("No status: no figure")
     return out

@@ -1,22 +1,22 @@
-"""Dash components built from the pure functions of `tiles` and `figures`.
+"""The overview page's parts, built from the pure functions of `tiles` and `figures`.
 
-Page layouts and callbacks call these, so the first render of a page and every later
+The page layout and its callbacks call these, so the first render of a page and every later
 update go through the same code.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import dcc, html
+from dash import html
 from sqlalchemy import Engine
 
-from dashboard import data, ids
+from dashboard import blocks, data, filters, ids
+from dashboard.downloads import csv_href
 from dashboard.figures import (
     complete_months,
     region_caption,
@@ -27,89 +27,37 @@ from dashboard.figures import (
     trend_caption,
     trend_figure,
 )
-from dashboard.formatting import (
-    add_months,
-    format_day,
-    month_label,
-    month_param,
-    parse_month,
-)
-from dashboard.tiles import target_for, tile_data
+from dashboard.filters import View
+from dashboard.formatting import format_count, format_day, format_time, format_value, period_label
+from dashboard.i18n import _
+from dashboard.labels import dim_label, metric_name, slice_label, value_label
+from dashboard.tiles import PREVIOUS, YEAR_BACK, shift, target_for, tile_data
 from metrics.catalogue import CATALOGUE
+from metrics.changes import change_between
 from metrics.config import Settings
+from metrics.periods import period_last_day
 
 STATUS_ICON = {"on_track": "\u2714", "at_risk": "\u25b2", "off_track": "\u2716"}  # ✔ ▲ ✖
-TREND_MONTHS = 36
 DEFAULT_INDICATOR = "on_time_rate"
-GRAPH_CONFIG = {
-    "displaylogo": False,
-    "responsive": True,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-}
-
-
-# --- filters ---------------------------------------------------------------------------------
-
-
-def _one(value: Any) -> str | None:
-    """A query parameter given twice arrives as a list: the last one wins."""
-    if isinstance(value, list):
-        value = value[-1] if value else None
-    return None if value in (None, "") else str(value)
-
-
-def region_options(settings: Settings) -> list[dict[str, str]]:
-    opts = [{"label": "All regions", "value": ids.ALL}]
-    opts += [{"label": r.name.en if r.name else r.id, "value": r.id} for r in settings.regions]
-    return opts
+PAGE = ids.OVERVIEW
 
 
 def indicator_options(settings: Settings) -> list[dict[str, str]]:
     order = list(dict.fromkeys([*settings.dashboard.headline, *CATALOGUE]))
-    return [{"label": CATALOGUE[m].name.en, "value": m} for m in order]
+    return [{"label": metric_name(m), "value": m} for m in order if not CATALOGUE[m].is_across]
 
 
-def resolve_filters(
-    months: tuple[dt.date, ...], settings: Settings, period: Any, region: Any, indicator: Any
-) -> tuple[dt.date | None, str | None, str, list[str]]:
-    """The view a URL asks for: (month, region or None for all, indicator, notices).
-
-    Anything the store or the configuration does not know falls back to the default
-    (newest month, all regions, on-time rate) with a notice saying so.
-    """
-    notices = []
-    period_s, region_s, indicator_s = _one(period), _one(region), _one(indicator)
-    month = None
-    if period_s is not None:
-        month = parse_month(period_s)
-        if month not in months:
-            notices.append(f"There are no figures for the month {period_s!r}; showing the latest month.")
-            month = None
-    if month is None and months:
-        month = months[-1]
-    regions = {r.id for r in settings.regions}
-    if region_s in (None, ids.ALL):
-        region_s = None
-    elif region_s not in regions:
-        notices.append(f"{region_s!r} is not a region of this ministry; showing all regions.")
-        region_s = None
+def resolve_indicator(indicator: Any) -> tuple[str, list[str]]:
+    """The indicator a link asks for, or the default with a notice."""
+    if isinstance(indicator, list):
+        indicator = indicator[-1] if indicator else None
     default = DEFAULT_INDICATOR if DEFAULT_INDICATOR in CATALOGUE else next(iter(CATALOGUE))
-    if indicator_s is None:
-        indicator_s = default
-    elif indicator_s not in CATALOGUE:
-        notices.append(f"{indicator_s!r} is not an indicator; showing {CATALOGUE[default].name.en}.")
-        indicator_s = default
-    return month, region_s, indicator_s, notices
-
-
-def view_href(base: str, period: dt.date | None, region: str | None, indicator: str) -> str:
-    """The link that reproduces a view."""
-    params = {}
-    if period is not None:
-        params["period"] = month_param(period)
-    params["region"] = region or ids.ALL
-    params["indicator"] = indicator
-    return f"{base}?{urlencode(params)}"
+    if indicator in (None, ""):
+        return default, []
+    if indicator not in CATALOGUE or CATALOGUE[indicator].is_across:
+        return default, [_("{value!r} is not an indicator; showing {name}.").format(
+            value=indicator, name=metric_name(default))]  # fmt: skip
+    return str(indicator), []
 
 
 # --- data as of ----------------------------------------------------------------------------
@@ -122,29 +70,34 @@ def _local(ts: Any, settings: Settings) -> dt.datetime:
 
 def as_of_text(run: dict[str, Any] | None, settings: Settings) -> str:
     if run is None or run.get("as_of") is None:
-        return "No figures yet"
-    return f"Data as of {format_day(_local(run['as_of'], settings))}"
+        return _("No figures yet")
+    return _("Data as of {day}").format(day=format_day(_local(run["as_of"], settings)))
 
 
 def as_of_detail(run: dict[str, Any] | None, settings: Settings) -> str:
     if run is None or run.get("as_of") is None:
-        return "No figures yet: run `civic-metrics metrics refresh` to compute them."
+        return _("No figures yet: run `civic-metrics metrics refresh` to compute them.")
     as_of = _local(run["as_of"], settings)
-    text = f"Data as of {format_day(as_of)}, {as_of:%H:%M} ({settings.timezone})"
+    text = _("Data as of {day}, {time} ({zone})").format(day=format_day(as_of), time=format_time(as_of),
+                                                       zone=settings.timezone)  # fmt: skip
     if run.get("finished_at") is not None:
         done = _local(run["finished_at"], settings)
-        text += f"; figures computed on {format_day(done)} from {int(run['cases']):,} cases"
-    return text + "."
+        text += _("; figures computed on {day} from {n} cases").format(day=format_day(done),
+                                                                       n=format_count(run["cases"]))  # fmt: skip
+    return text + _(".")
 
 
-def partial_month_notice(run: dict[str, Any] | None, settings: Settings, period: dt.date) -> str | None:
-    """A notice when the month shown is not over at the data's as-of time."""
+def partial_period_notice(
+    run: dict[str, Any] | None, settings: Settings, period: dt.date, grain: str = "month"
+) -> str | None:
+    """A notice when the period shown is not over at the data's as-of time."""
     if run is None or run.get("as_of") is None:
         return None
     as_of = _local(run["as_of"], settings).date()
-    last_day = period.replace(day=calendar.monthrange(period.year, period.month)[1])
+    last_day = pd.Timestamp(period_last_day(grain, pd.to_datetime([period]).values.astype("datetime64[D]"))[0]).date()
     if period <= as_of < last_day:
-        return f"{month_label(period)} is not over: its figures cover the data up to {format_day(as_of)}."
+        return _("{period} is not over: its figures cover the data up to {day}.").format(
+            period=period_label(period, grain), day=format_day(as_of))  # fmt: skip
     return None
 
 
@@ -174,13 +127,13 @@ def tile_card(t: dict[str, Any]) -> html.Article:
     if t["target_text"]:
         body.append(html.P(t["target_text"], className="tile-target"))
     elif t["direction"] == "neutral":
-        body.append(html.P("No target: neither higher nor lower is better", className="tile-target"))
+        body.append(html.P(_("No target: neither higher nor lower is better"), className="tile-target"))
     changes = [c for c in (t["change_month_text"], t["change_year_text"]) if c]
     if changes:
         body.append(html.Ul([html.Li(c) for c in changes], className="tile-changes"))
     if t["note"]:
         body.append(html.P(t["note"], className="tile-note"))
-    body.append(html.Details([html.Summary("What this measures"), html.P(t["description"])], className="tile-about"))
+    body.append(html.Details([html.Summary(_("What this measures")), html.P(t["description"])], className="tile-about"))
     return html.Article(
         html.Div(body, className="card-body"),
         id=ids.tile(metric),
@@ -189,238 +142,204 @@ def tile_card(t: dict[str, Any]) -> html.Article:
     )
 
 
-def tiles_grid(
-    engine: Engine, settings: Settings, period: dt.date, region: str | None, version: int | None
-) -> list[Any]:
+def tiles_grid(engine: Engine, settings: Settings, view: View, version: int | None) -> list[Any]:
     cards = [
-        dbc.Col(
-            tile_card(tile_data(engine, settings, m, period, region, version=version)),
-            xs=12,
-            sm=6,
-            lg=3,
-            className="mb-3",
-        )
+        dbc.Col(tile_card(tile_data(engine, settings, m, view.end, version=version, view=view)),
+                xs=12, sm=6, lg=3, className="mb-3")
         for m in settings.dashboard.headline
     ]
     if not cards:
-        return [html.P("No headline indicators are configured (dashboard.headline in config.yaml).")]
+        return [html.P(_("No headline indicators are configured (dashboard.headline in config.yaml)."))]
     return [dbc.Row(cards)]
 
 
-# --- indicator in detail -------------------------------------------------------------------
+# --- what changed, in words ----------------------------------------------------------------
 
 
-def _figure_block(
-    heading: str,
-    graph_id: str,
-    figure: Any,
-    caption: str,
-    table: list[dict[str, str]],
-    table_head: list[str],
-    first_col: str,
-) -> list[Any]:
-    rows = [
-        html.Tr([html.Th(r[first_col], scope="row"), *[html.Td(r[k]) for k in ("value", "n", "interval")]])
-        for r in table
-    ]
-    return [
-        html.H3(heading, className="h5 mt-4"),
-        html.Figure(
-            [
-                dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG),
-                html.Figcaption(caption, className="chart-caption"),
-            ],
-            className="chart",
-        ),
-        html.Details(
-            [
-                html.Summary("Figures as a table"),
-                dbc.Table(
-                    [html.Thead(html.Tr([html.Th(h, scope="col") for h in table_head])), html.Tbody(rows)],
-                    size="sm",
-                    striped=True,
-                    className="mt-2",
-                ),
-            ],
-            className="chart-table",
-        ),
-    ]
+def change_sentences(engine: Engine, settings: Settings, view: View, version: int | None) -> list[str]:
+    """Plain sentences on the headline figures that really changed since the period before
+    and since a year earlier: only changes whose 95% interval excludes no change
+    (`metrics.changes`), in neutral words ("higher than", "lower than")."""
+    assert view.end is not None
+    out: list[str] = []
+    unjudged = False
+    # Volumes of a period that is not over are not comparable with whole periods.
+    partial = partial_period_notice(data.refresh_run(engine), settings, view.end, view.grain) is not None
+    for metric in settings.dashboard.headline:
+        unit = CATALOGUE[metric].unit
+        if partial and unit in ("count", "per_1000"):
+            continue
+        t = tile_data(engine, settings, metric, view.end, version=version, view=view)
+        if t["state"] != "value":
+            continue
+        for key, back in (("previous", 1), ("year_ago", YEAR_BACK[view.grain])):
+            change = change_between(t["cell"], t[key])
+            if change is None:
+                continue
+            if change.real is None:
+                unjudged = True
+                continue
+            if not change.real:
+                continue
+            then = shift(view.end, view.grain, -back)
+            text = (_("{name} was {value} in {period}, higher than in {then} ({before}).")
+                    if change.direction == "up" else
+                    _("{name} was {value} in {period}, lower than in {then} ({before})."))  # fmt: skip
+            out.append(text.format(name=metric_name(metric), value=format_value(t["value"], unit),
+                                   period=period_label(view.end, view.grain), then=period_label(then, view.grain),
+                                   before=format_value(t[key]["value"], unit)))  # fmt: skip
+    if not out:
+        out.append(_("No headline figure changed since {previous} or since a year earlier by more than chance "
+                     "would explain.").format(previous=_(PREVIOUS[view.grain])))  # fmt: skip
+    else:
+        out.append(_("Other changes are within what chance would explain, so they are not described."))
+    if unjudged:
+        out.append(_("Counts have no interval to judge a change by: see their tiles."))
+    return out
 
 
-def trend_block(
-    engine: Engine, settings: Settings, metric: str, period: dt.date, region: str | None, version: int | None
-) -> list[Any]:
+# --- one indicator in detail ---------------------------------------------------------------
+
+
+def trend_block(engine: Engine, settings: Settings, metric: str, view: View, version: int | None) -> Any:
     definition = CATALOGUE[metric]
-    where = region or "all regions"
-    heading = f"Trend, {where}: {TREND_MONTHS} months to {month_label(period)}"
-    if region and "region" not in data.breakdowns(engine, metric, version):
-        return [html.H3(heading, className="h5 mt-4"), html.P(f"{definition.name.en} is not broken down by region.")]
-    by: tuple[str, ...] = ("region",) if region else ()
-    df = data.slice_cells(data.monthly_cells(engine, metric, by, version, settings.privacy.min_cell_size), region)
-    start = add_months(period, -(TREND_MONTHS - 1))
-    df = df[(df["period"] >= start) & (df["period"] <= period)]
-    df = complete_months(df, start, period, data.months(engine, version))
-    target = target_for(settings, metric, by_region=region is not None)
-    return _figure_block(
-        heading,
-        ids.OV_TREND_GRAPH,
-        trend_figure(df, definition, target),
-        trend_caption(df, definition, where, target),
-        table_rows(df, definition, settings.privacy.min_cell_size),
-        ["Month", "Value", definition.n_means.capitalize(), "95% interval"],
-        "month",
-    )
+    where = slice_label(settings, view.slice())
+    assert view.start is not None and view.end is not None
+    heading = _("Trend, {where}: {first} to {last}").format(
+        where=where, first=period_label(view.start, view.grain), last=period_label(view.end, view.grain))
+    df = data.view_cells(engine, metric, view, version, settings.privacy.min_cell_size)
+    if df is None:
+        return blocks.text_block(PAGE, "trend", heading, [html.P(not_computed(settings, metric, view.by()))])
+    df = complete_months(df, view.start, view.end, data.periods(engine, view.grain, version))
+    target = target_for(settings, metric, by_region=bool(view.slice()))
+    rows = table_rows(df, definition, settings.privacy.min_cell_size, view.grain)
+    return blocks.chart_block(
+        PAGE, "trend", heading,
+        trend_figure(df, definition, target, view.grain),
+        trend_caption(df, definition, where, target, view.grain),
+        [_("Period"), _("Value"), _(definition.n_means).capitalize(), _("95% interval")],
+        [[r["month"], r["value"], r["n"], r["interval"]] for r in rows],
+        csv=csv_href(metric, view),
+    )  # fmt: skip
 
 
-def regions_block(
-    engine: Engine, settings: Settings, metric: str, period: dt.date, region: str | None, version: int | None
-) -> list[Any]:
+def not_computed(settings: Settings, metric: str, by: tuple[str, ...]) -> str:
+    return _("{name} is not computed for {dims} together (see metrics.combinations in config.yaml).").format(
+        name=metric_name(metric), dims=" × ".join(dim_label(settings, d) for d in by))
+
+
+def regions_block(engine: Engine, settings: Settings, metric: str, view: View, version: int | None) -> Any:
     definition = CATALOGUE[metric]
-    heading = f"By region, {month_label(period)}"
-    if "region" not in data.breakdowns(engine, metric, version):
-        return [html.H3(heading, className="h5 mt-4"), html.P(f"{definition.name.en} is not broken down by region.")]
-    df = data.monthly_cells(engine, metric, ("region",), version, settings.privacy.min_cell_size)
-    df = df[df["period"] == period]
-    rows = region_rows(df, [r.id for r in settings.regions], settings.privacy.min_cell_size)
-    # Regions are compared with the target, else with the figure for all regions; neither
+    assert view.end is not None
+    heading = _("By region, {period}").format(period=period_label(view.end, view.grain))
+    others = replace(view, region=None, start=view.end)
+    df = data.view_cells(engine, metric, others, version, settings.privacy.min_cell_size, breakdown=("region",))
+    if df is None:
+        reason = not_computed(settings, metric, others.by("region"))
+        return blocks.text_block(PAGE, "regions", heading, [html.P(reason)])
+    rows = region_rows(df, [r.id for r in settings.regions], settings.privacy.min_cell_size,
+                       names={r.id: value_label(settings, "region", r.id) for r in settings.regions})  # fmt: skip
+    # Regions are compared with the target, else with the figure for everyone; neither
     # applies to a count, whose total is the sum of the regions.
     target = target_for(settings, metric, by_region=True)
     overall = None
     if definition.unit != "count":
-        cell = data.cell_at(data.monthly_cells(engine, metric, (), version, settings.privacy.min_cell_size), period)
+        whole = data.view_cells(engine, metric, others, version, settings.privacy.min_cell_size)
+        cell = None if whole is None or whole.empty else whole.iloc[0].to_dict()
         overall = cell["value"] if cell and not cell["suppressed"] else None
-    return _figure_block(
-        heading,
-        ids.OV_REGIONS_GRAPH,
-        region_figure(rows, definition, region, target, overall),
-        region_caption(rows, definition, period, target, overall),
-        region_table_rows(rows, definition),
-        ["Region", "Value", definition.n_means.capitalize(), "95% interval"],
-        "region",
-    )
+    table = region_table_rows(rows, definition)
+    return blocks.chart_block(
+        PAGE, "regions", heading,
+        region_figure(rows, definition, view.region, target, overall),
+        region_caption(rows, definition, view.end, target, overall, view.grain),
+        [_("Region"), _("Value"), _(definition.n_means).capitalize(), _("95% interval")],
+        [[r["region"], r["value"], r["n"], r["interval"]] for r in table],
+        csv=csv_href(metric, others, ("region",)),
+    )  # fmt: skip
 
 
-def detail_blocks(
-    engine: Engine, settings: Settings, metric: str, period: dt.date, region: str | None, version: int | None
-) -> tuple[list[Any], list[Any]]:
-    return (
-        trend_block(engine, settings, metric, period, region, version),
-        regions_block(engine, settings, metric, period, region, version),
-    )
+def detail_blocks(engine: Engine, settings: Settings, metric: str, view: View, version: int | None) -> list[Any]:
+    return [
+        dbc.Row(
+            [
+                dbc.Col(trend_block(engine, settings, metric, view, version), xs=12, xl=7),
+                dbc.Col(regions_block(engine, settings, metric, view, version), xs=12, xl=5),
+            ]
+        )
+    ]
 
 
 # --- the page -------------------------------------------------------------------------------
 
 
-def notices(messages: list[str]) -> list[Any]:
-    return [dbc.Alert(m, color="info", className="py-2 mb-2") for m in messages]
+def periods_of(engine: Engine, version: int | None) -> filters.Periods:
+    return lambda grain: data.periods(engine, grain, version)
 
 
-def overview_layout(
-    engine: Engine, settings: Settings, base: str, period: Any = None, region: Any = None, indicator: Any = None
-) -> html.Div:
+def content(engine: Engine, settings: Settings, view: View, metric: str, version: int | None) -> list[Any]:
+    """What the filters redraw: notices, headline tiles, sentences, the indicator in detail."""
+    assert view.end is not None
+    partial = partial_period_notice(data.refresh_run(engine), settings, view.end, view.grain)
+    return [
+        html.Div(filters.notices(view, [partial] if partial else []), id=ids.OV_NOTICE, role="status"),
+        html.Section(
+            [
+                html.H2(_("Headline indicators, {period}").format(period=period_label(view.end, view.grain)),
+                        id="headline-heading", className="h4"),
+                html.P(_("For: {slice}").format(slice=slice_label(settings, view.slice())), className="slice-line"),
+                html.Div(tiles_grid(engine, settings, view, version), id=ids.OV_TILES),
+            ],
+            **{"aria-labelledby": "headline-heading"},
+        ),
+        html.Section(
+            [
+                html.H2(_("What changed"), id="changes-heading", className="h4 mt-3"),
+                html.Ul([html.Li(s) for s in change_sentences(engine, settings, view, version)], id=ids.OV_CHANGES),
+            ],
+            **{"aria-labelledby": "changes-heading"},
+        ),
+        html.Section(
+            [
+                html.H2(_("{name} in detail").format(name=metric_name(metric)), id="detail-heading",
+                        className="h4 mt-3"),
+                html.Div(detail_blocks(engine, settings, metric, view, version), id=ids.OV_DETAIL),
+            ],
+            **{"aria-labelledby": "detail-heading"},
+        ),
+    ]
+
+
+def overview_layout(engine: Engine, settings: Settings, base: str, params: dict[str, Any] | None = None) -> html.Div:
+    params = dict(params or {})
+    if "period" in params and "to" not in params:  # links from before the shared filters
+        params["to"] = params.pop("period")
     run = data.refresh_run(engine)
     version = data.version_of(run)
-    months = data.months(engine, version)
-    month, region_id, metric, messages = resolve_filters(months, settings, period, region, indicator)
+    periods = periods_of(engine, version)
+    view = filters.parse_view(params, settings, periods)
+    metric, more = resolve_indicator(params.get("indicator"))
+    if more:
+        view = replace(view, notices=(*view.notices, *more))
     header = [
-        html.H1("Overview", className="h3 mb-1"),
+        html.H1(_("Overview"), className="h3 mb-1"),
         html.P(as_of_detail(run, settings), id=ids.OV_AS_OF, className="text-body-secondary"),
     ]
-    if month is None:
-        return html.Div(
-            [
-                *header,
-                dbc.Alert(
-                    "There are no monthly figures in the store yet. Load data with `civic-metrics etl run` "
-                    "and compute the indicators with `civic-metrics metrics refresh`.",
-                    color="warning",
-                ),
-            ]
-        )
-    partial = partial_month_notice(run, settings, month)
-    if partial:
-        messages.append(partial)
-    filters = html.Section(
+    if view.end is None:
+        return html.Div([*header, dbc.Alert(
+            _("There are no figures in the store yet. Load data with `civic-metrics etl run` and compute the "
+              "indicators with `civic-metrics metrics refresh`."), color="warning")])  # fmt: skip
+    indicator = dbc.Col(
         [
-            html.H2("Choose the month and region", className="visually-hidden"),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            dbc.Label("Month", html_for=ids.OV_PERIOD),
-                            dbc.Select(
-                                id=ids.OV_PERIOD,
-                                value=month_param(month),
-                                options=[{"label": month_label(m), "value": month_param(m)} for m in reversed(months)],
-                            ),
-                        ],
-                        xs=12,
-                        sm=6,
-                        md=3,
-                    ),
-                    dbc.Col(
-                        [
-                            dbc.Label("Region", html_for=ids.OV_REGION),
-                            dbc.Select(id=ids.OV_REGION, value=region_id or ids.ALL, options=region_options(settings)),
-                        ],
-                        xs=12,
-                        sm=6,
-                        md=3,
-                    ),
-                    dbc.Col(
-                        html.A(
-                            "Link to this view",
-                            id=ids.OV_LINK,
-                            href=view_href(base, month, region_id, metric),
-                            className="view-link",
-                        ),
-                        xs=12,
-                        md=6,
-                        className="d-flex align-items-end justify-content-md-end mt-2",
-                    ),
-                ],
-                className="g-3 align-items-end",
-            ),
-            dcc.Store(id=ids.OV_URL_SYNC),
+            dbc.Label(_("Indicator in detail"), html_for=ids.OV_INDICATOR, className="small mb-1"),
+            dbc.Select(id=ids.OV_INDICATOR, value=metric, options=indicator_options(settings)),
         ],
-        className="filters mb-3",
-        **{"aria-label": "Filters"},
-    )
-    trend, regions = detail_blocks(engine, settings, metric, month, region_id, version)
+        xs=12, md=6, xl=3, className="filter",
+    )  # fmt: skip
+    link = filters.href(base, replace(view, notices=()), {"indicator": metric})
     return html.Div(
         [
             *header,
-            html.Div(notices(messages), id=ids.OV_NOTICE, role="status"),
-            filters,
-            html.Section(
-                [
-                    html.H2("Headline indicators", id="headline-heading", className="h4"),
-                    html.Div(tiles_grid(engine, settings, month, region_id, version), id=ids.OV_TILES),
-                ],
-                **{"aria-labelledby": "headline-heading"},
-            ),
-            html.Section(
-                [
-                    html.H2("One indicator in detail", id="detail-heading", className="h4 mt-3"),
-                    dbc.Row(
-                        dbc.Col(
-                            [
-                                dbc.Label("Indicator", html_for=ids.OV_INDICATOR),
-                                dbc.Select(id=ids.OV_INDICATOR, value=metric, options=indicator_options(settings)),
-                            ],
-                            xs=12,
-                            md=6,
-                        )
-                    ),
-                    dbc.Row(
-                        [
-                            dbc.Col(html.Div(trend, id=ids.OV_TREND), xs=12, xl=7),
-                            dbc.Col(html.Div(regions, id=ids.OV_REGIONS), xs=12, xl=5),
-                        ]
-                    ),
-                ],
-                **{"aria-labelledby": "detail-heading"},
-            ),
+            filters.filter_bar(PAGE, view, settings, periods, link, extra=[indicator]),
+            html.Div(content(engine, settings, view, metric, version), id=ids.content(PAGE)),
         ]
     )

@@ -8,7 +8,7 @@ import re
 
 import plotly.utils
 
-from dashboard import data, ids, views
+from dashboard import data, filters, ids, views
 from dashboard.app import create_app
 from dashboard.formatting import format_value
 from dashboard.tiles import tile_data
@@ -33,14 +33,15 @@ def test_page_works_offline_and_declares_its_language(demo_store):
     assert "civic-metrics" in layout and "Data as of " in layout
     deps = client.get("/_dash-dependencies").get_json()
     outputs = " ".join(d["output"] for d in deps)
-    assert f"{ids.OV_TILES}.children" in outputs and f"{ids.OV_LINK}.href" in outputs
+    assert f"{ids.content(ids.OVERVIEW)}.children" in outputs
+    assert f"{ids.filter_id(ids.OVERVIEW, 'link')}.href" in outputs
 
 
 def test_layout_shows_every_headline_tile(demo_store):
     settings, engine = demo_store
     page = text_of(views.overview_layout(engine, settings, "/"))
     version = data.data_version(engine)
-    latest = data.months(engine, version)[-1]
+    latest = data.periods(engine, "month", version)[-1]
     for metric in settings.dashboard.headline:
         t = tile_data(engine, settings, metric, latest, version=version)
         assert ids.tile_value(metric) in page
@@ -49,40 +50,44 @@ def test_layout_shows_every_headline_tile(demo_store):
     for metric in settings.targets:
         status = tile_data(engine, settings, metric, latest, version=version)["status_text"]
         assert status and json.dumps(status, ensure_ascii=False) in page
-    assert "Headline indicators" in page and "By region, " in page and "Trend, all regions" in page
+    assert "Headline indicators" in page and "By region, " in page and "Trend, Everyone" in page
 
 
 def test_layout_follows_the_url_and_falls_back_with_a_notice(demo_store):
     settings, engine = demo_store
     region = settings.regions[0].id
-    page = text_of(
-        views.overview_layout(engine, settings, "/", period="2025-03", region=region, indicator="satisfied_share")
-    )
+    params = {"to": "2025-03", "region": region, "indicator": "satisfied_share"}
+    page = text_of(views.overview_layout(engine, settings, "/", params))
     assert '"value": "2025-03"' in page
     assert f'"value": "{region}"' in page
     assert '"value": "satisfied_share"' in page
-    assert f"Trend, {region}: 36 months to March 2025" in page
-    assert f"/?period=2025-03&region={region}&indicator=satisfied_share" in page
+    months = data.periods(engine, "month", data.data_version(engine))
+    first = months[max(0, months.index(dt.date(2025, 3, 1)) - 35)]
+    assert f"Trend, {region}: {first:%B %Y} to March 2025" in page
+    assert f"/?grain=month&from={first:%Y-%m}&to=2025-03&region={region}&indicator=satisfied_share" in page
+    # Links from before the shared filters (period=) still open the month they name.
+    assert '"value": "2025-03"' in text_of(views.overview_layout(engine, settings, "/", {"period": "2025-03"}))
 
-    bad = text_of(
-        views.overview_layout(engine, settings, "/", period="1999-01", region="Atlantis", indicator="happiness")
-    )
-    assert "There are no figures for the month '1999-01'; showing the latest month." in bad
-    assert "'Atlantis' is not a region of this ministry; showing all regions." in bad
+    bad = text_of(views.overview_layout(engine, settings, "/", {"to": "1999-01", "region": "Atlantis",
+                                                                 "indicator": "happiness"}))  # fmt: skip
+    assert "There are no figures for the period '1999-01'; showing the newest periods." in bad
+    assert "'Atlantis' is not a region here; showing all." in bad
     assert "'happiness' is not an indicator" in bad
-    latest = data.months(engine, data.data_version(engine))[-1]
+    latest = data.periods(engine, "month", data.data_version(engine))[-1]
     assert f'"value": "{latest:%Y-%m}"' in bad
 
 
-def test_resolve_filters_defaults(demo_store):
+def test_views_default_to_the_newest_periods(demo_store):
     settings, engine = demo_store
-    months = data.months(engine, data.data_version(engine))
-    assert views.resolve_filters(months, settings, None, None, None) == (months[-1], None, "on_time_rate", [])
+    periods = views.periods_of(engine, data.data_version(engine))
+    months = periods("month")
+    view = filters.parse_view({}, settings, periods)
+    assert (view.grain, view.start, view.end, view.slice(), view.notices) == ("month", months[-36], months[-1], {}, ())
     # A parameter given twice arrives as a list: the last one wins.
-    month, region, metric, notes = views.resolve_filters(
-        months, settings, [months[0].isoformat(), f"{months[1]:%Y-%m}"], "All", "backlog_open"
-    )
-    assert (month, region, metric, notes) == (months[1], None, "backlog_open", [])
+    view = filters.parse_view({"to": [months[0].isoformat(), f"{months[1]:%Y-%m}"], "region": "All"}, settings,
+                              periods)  # fmt: skip
+    assert (view.start, view.end, view.region, view.notices) == (months[0], months[1], None, ())
+    assert views.resolve_indicator("backlog_open") == ("backlog_open", [])
 
 
 def test_status_is_a_word_and_a_shape(demo_store):
@@ -109,11 +114,11 @@ def test_status_is_a_word_and_a_shape(demo_store):
 
 def test_count_regions_have_no_reference_line(demo_store):
     settings, engine = demo_store
-    latest = data.months(engine, data.data_version(engine))[-1]
     version = data.data_version(engine)
-    backlog = text_of(views.regions_block(engine, settings, "backlog_open", latest, None, version)[1])
-    assert "Target" not in backlog and "All regions" not in backlog and "dashed line" not in backlog
-    on_time = text_of(views.regions_block(engine, settings, "on_time_rate", latest, None, version)[1])
+    view = filters.parse_view({}, settings, views.periods_of(engine, version))
+    backlog = text_of(views.regions_block(engine, settings, "backlog_open", view, version))
+    assert "Target" not in backlog and "Everyone" not in backlog and "dashed line" not in backlog
+    on_time = text_of(views.regions_block(engine, settings, "on_time_rate", view, version))
     target = format_value(settings.targets["on_time_rate"].target, "proportion")
     assert f"Target {target}" in on_time and f"The dashed line is the target, {target}." in on_time
 
@@ -125,10 +130,10 @@ def test_as_of_and_an_unfinished_month(settings):
     assert views.as_of_detail(run, settings) == (
         "Data as of 16 October 2026, 00:30 (Europe/London); figures computed on 16 October 2026 from 1,234 cases."
     )
-    assert views.partial_month_notice(run, settings, dt.date(2026, 10, 1)) == (
+    assert views.partial_period_notice(run, settings, dt.date(2026, 10, 1)) == (
         "October 2026 is not over: its figures cover the data up to 16 October 2026."
     )
-    assert views.partial_month_notice(run, settings, dt.date(2026, 9, 1)) is None
+    assert views.partial_period_notice(run, settings, dt.date(2026, 9, 1)) is None
     assert views.as_of_text(None, settings) == "No figures yet"
 
 
@@ -137,5 +142,5 @@ def test_an_empty_store_says_what_to_run(cell_store, settings):
     assert client.get("/").status_code == 200
     assert "No figures yet" in client.get("/_dash-layout").get_data(as_text=True)
     page = text_of(views.overview_layout(cell_store, settings, "/"))
-    assert "There are no monthly figures in the store yet" in page
+    assert "There are no figures in the store yet" in page
     assert "civic-metrics metrics refresh" in page

@@ -37,7 +37,7 @@ def tile_text(dash_duo, metric: str) -> str:
 def test_overview_tiles_and_region_filter(dash_duo, demo_store):
     settings, engine = demo_store
     version = data.data_version(engine)
-    latest = data.months(engine, version)[-1]
+    latest = data.periods(engine, "month", version)[-1]
     dash_duo.start_server(create_app(settings, engine))
     headline = settings.dashboard.headline
     for metric in headline:
@@ -80,7 +80,7 @@ def test_overview_tiles_and_region_filter(dash_duo, demo_store):
     )
     expected = tile_data(engine, settings, "cases_opened", latest, region)["value_text"]
     assert expected != before
-    Select(dash_duo.find_element(f"#{ids.OV_REGION}")).select_by_value(region)
+    Select(dash_duo.find_element(f"#{ids.filter_id(ids.OVERVIEW, 'region')}")).select_by_value(region)
     dash_duo.wait_for_text_to_equal(f"#{ids.tile_value('cases_opened')}", expected, timeout=10)
     for metric in headline:
         assert (
@@ -88,13 +88,14 @@ def test_overview_tiles_and_region_filter(dash_duo, demo_store):
             == tile_data(engine, settings, metric, latest, region, version=version)["value_text"]
         )
     dash_duo.wait_for_contains_text(f"#{ids.OV_TREND}", f"Trend, {region}", timeout=10)
-    link = dash_duo.find_element(f"#{ids.OV_LINK}").get_attribute("href")
+    link = dash_duo.find_element(f"#{ids.filter_id(ids.OVERVIEW, 'link')}").get_attribute("href")
     assert f"region={region.replace(' ', '+')}" in link
     assert driver.current_url == link
 
     # The address reproduces the view.
     dash_duo.wait_for_page(link)
     dash_duo.wait_for_text_to_equal(f"#{ids.tile_value('cases_opened')}", expected, timeout=10)
-    assert Select(dash_duo.find_element(f"#{ids.OV_REGION}")).first_selected_option.text == region
+    chosen = Select(dash_duo.find_element(f"#{ids.filter_id(ids.OVERVIEW, 'region')}")).first_selected_option
+    assert chosen.text == region
 
     assert dash_duo.get_logs() == []
