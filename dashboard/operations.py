@@ -13,6 +13,7 @@ from dash import html
 from sqlalchemy import Engine
 
 from dashboard import ids
+from dashboard.i18n import _
 from etl.operations import job_log, quarantine_counts, run_log, source_positions
 
 RUNS = 50
@@ -21,17 +22,17 @@ RUNS = 50
 def operations_layout(engine: Engine) -> object:
     return dbc.Container(
         [
-            html.H1("Data operations", className="h2 mt-3"),
+            html.H1(_("Data operations"), className="h2 mt-3"),
             html.P(
-                "Every load and scheduled job, newest first. A load keeps its promise when rows read equal rows "
-                "loaded plus rows quarantined; refused rows are listed with their reasons under Quarantine.",
+                _("Every load and scheduled job, newest first. A load keeps its promise when rows read equal rows "
+                  "loaded plus rows quarantined; refused rows are listed with their reasons under Quarantine."),
                 className="lead",
             ),
-            section("Loads (ETL runs)", ids.OPS_ETL_RUNS, etl_table(run_log(engine, RUNS))),
-            section("Scheduled jobs (worker)", ids.OPS_JOB_RUNS, jobs_table(job_log(engine, RUNS))),
-            section("Where each source stands", ids.OPS_SOURCES, sources_table(source_positions(engine))),
+            section(_("Loads (ETL runs)"), ids.OPS_ETL_RUNS, etl_table(run_log(engine, RUNS))),
+            section(_("Scheduled jobs (worker)"), ids.OPS_JOB_RUNS, jobs_table(job_log(engine, RUNS))),
+            section(_("Where each source stands"), ids.OPS_SOURCES, sources_table(source_positions(engine))),
             section(
-                "Quarantine: refused rows by reason", ids.OPS_QUARANTINE, quarantine_table(quarantine_counts(engine))
+                _("Quarantine: refused rows by reason"), ids.OPS_QUARANTINE, quarantine_table(quarantine_counts(engine))
             ),
         ],
         fluid=True,
@@ -58,43 +59,51 @@ def when(value: object) -> str:
 def etl_table(runs: pd.DataFrame) -> object:
     frame = pd.DataFrame(
         {
-            "Started": runs["started_at"].map(when),
-            "Source": runs["job"],
-            "Outcome": runs["status"],
-            "Read": runs["rows_read"].map("{:,}".format),
-            "Loaded": runs["rows_loaded"].map("{:,}".format),
-            "Quarantined": runs["rows_quarantined"].map("{:,}".format),
-            "Seconds": runs["seconds"].map(lambda s: "" if pd.isna(s) else f"{s:.1f}"),
-            "Error": runs["error"].fillna(""),
+            _("Started"): runs["started_at"].map(when),
+            _("Source"): runs["job"],
+            _("Outcome"): runs["status"],
+            _("Read"): runs["rows_read"].map("{:,}".format),
+            _("Loaded"): runs["rows_loaded"].map("{:,}".format),
+            _("Quarantined"): runs["rows_quarantined"].map("{:,}".format),
+            _("Seconds"): runs["seconds"].map(lambda s: "" if pd.isna(s) else f"{s:.1f}"),
+            _("Error"): runs["error"].fillna(""),
         }
     )
-    return table(frame, f"The newest {RUNS} loads.", "No load has run yet.")
+    return table(frame, _("The newest {n} loads.").format(n=RUNS), _("No load has run yet."))
 
 
 def jobs_table(runs: pd.DataFrame) -> object:
-    kind = runs["transient"].map(lambda t: "" if t is None else ("transient" if t else "terminal"))
+    kind = runs["transient"].map(lambda t: "" if t is None else (_("transient") if t else _("terminal")))
     frame = pd.DataFrame(
         {
-            "Started": runs["started_at"].map(when),
-            "Job": runs["job"],
-            "Outcome": runs["status"],
-            "Failure kind": kind,
-            "Attempt": runs["attempt"],
-            "Worker": runs["worker"],
-            "Error": runs["error"].fillna(""),
+            _("Started"): runs["started_at"].map(when),
+            _("Job"): runs["job"],
+            _("Outcome"): runs["status"],
+            _("Failure kind"): kind,
+            _("Attempt"): runs["attempt"],
+            _("Worker"): runs["worker"],
+            _("Error"): runs["error"].fillna(""),
         }
     )
-    return table(frame, f"The newest {RUNS} scheduled runs.", "The worker has not run a job yet.")
+    return table(frame, _("The newest {n} scheduled runs.").format(n=RUNS), _("The worker has not run a job yet."))
 
 
 def sources_table(positions: pd.DataFrame) -> object:
     frame = pd.DataFrame(
-        {"Source": positions["job"], "Position": positions["position"], "Since": positions["updated"].map(when)}
+        {
+            _("Source"): positions["job"],
+            _("Position"): positions["position"],
+            _("Since"): positions["updated"].map(when),
+        }
     )
-    return table(frame, "Files loaded, or the high-water mark of incremental sources.", "No source has loaded yet.")
+    return table(
+        frame, _("Files loaded, or the high-water mark of incremental sources."), _("No source has loaded yet.")
+    )
 
 
 def quarantine_table(counts: pd.DataFrame) -> object:
-    frame = pd.DataFrame({"Source": counts["job"], "Rule": counts["rule"], "Rows": counts["rows"].map("{:,}".format)})
-    return table(frame, "Export the rows to fix them: civic-metrics etl quarantine --format csv.",
-                 "No row has been refused.")  # fmt: skip
+    frame = pd.DataFrame(
+        {_("Source"): counts["job"], _("Rule"): counts["rule"], _("Rows"): counts["rows"].map("{:,}".format)}
+    )
+    return table(frame, _("Export the rows to fix them: civic-metrics etl quarantine --format csv."),
+                 _("No row has been refused."))  # fmt: skip

@@ -235,7 +235,7 @@ def test_indicator_without_region_breakdown(cell_store, settings, write_cells):
     write_cells([on_time(OCT, 0.88)])  # whole population only
     t = tile_data(cell_store, settings, "on_time_rate", OCT, "Fenwick")
     assert t["state"] == "missing"
-    assert t["value_text"].startswith("Not broken down by region")
+    assert t["value_text"].startswith("Not broken down this way")
 
 
 def test_a_new_refresh_is_read_not_the_cached_one(cell_store, settings, write_cells):
@@ -262,8 +262,8 @@ def test_a_count_target_is_for_all_regions_together(cell_store, settings, write_
     region = tile_data(cell_store, settings, "backlog_open", OCT, "Highmoor")
     assert region["value_text"] == "180"
     assert region["status"] is None
-    assert region["status_text"] == "No status: the target is for all regions together"
-    assert region["target_text"] == ("Target set for all regions together: 2,500 or less; off track above 3,500")
+    assert region["status_text"] == "No status: the target is for everyone together"
+    assert region["target_text"] == ("Target for everyone together: 2,500 or less; off track above 3,500")
     # A rate's target applies to every region.
     write_cells([on_time(OCT, 0.95, region="Highmoor")])
     assert tile_data(cell_store, settings, "on_time_rate", OCT, "Highmoor")["status"] == "on_track"
