@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8050
 CASES  ?= 200000
 
-.PHONY: demo test install install-test browser postgres lint clean
+.PHONY: demo test install install-test browser postgres axe lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,17 @@ postgres:
 		echo "PostgreSQL tests need the server binaries: sudo apt-get install postgresql" >&2; exit 1; \
 	fi
 
-test: install-test browser postgres
+# The accessibility test runs axe-core (from the npm registry) inside the pages.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE): | $(BIN)/python
+	@if command -v npm >/dev/null; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4 >/dev/null; \
+	else \
+		echo "the accessibility test needs npm to install axe-core (Debian: apt-get install npm)" >&2; exit 1; \
+	fi
+axe: $(AXE)
+
+test: install-test browser postgres axe
 	$(BIN)/ruff check dashboard metrics etl tests
 	CIVIC_METRICS_REQUIRE_POSTGRES=1 $(BIN)/pytest --headless -q
 
