@@ -34,7 +34,15 @@ def csv_href(metric: str, view: object, breakdown: tuple[str, ...] = (), across:
     if across:
         params.append(("across", across))
     params += sorted(view.slice().items())  # type: ignore[attr-defined]
-    return dash.get_relative_path(PATH) + "?" + urlencode(params)
+    return _relative(PATH) + "?" + urlencode(params)
+
+
+def _relative(path: str) -> str:
+    """`path` under the app's prefix; as it is when no app is running (pure tests)."""
+    try:
+        return dash.get_relative_path(path)
+    except AttributeError:
+        return path
 
 
 def _day(name: str) -> dt.date | None:

@@ -53,7 +53,7 @@ UNITS: dict[str, UnitFormat] = {
     "hours": UnitFormat(1, N_("{v} hours"), N_("{v} hours"), ".1f", ".1f", N_("Hours")),
     "count": UnitFormat(0, "{v}", "{v}", ",d", ",.0f", N_("Number")),
     "per_1000": UnitFormat(2, N_("{v} per 1,000"), N_("{v} per 1,000"), ".2f", ".2f", N_("Per 1,000 residents")),
-    "score": UnitFormat(2, N_("{v} out of 5"), "{v}", ".1f", ".2f", N_("Score (1-5)")),
+    "score": UnitFormat(2, N_("{v} out of 5"), "{v}", ".2f", ".2f", N_("Score (1-5)")),
     "ratio": UnitFormat(2, "{v}×", "{v}", ".2f", ".2f", N_("Ratio")),
     "index": UnitFormat(3, "{v}", "{v}", ".3f", ".3f", N_("Index")),
     "points": UnitFormat(1, N_("{v} pts"), N_("{v} pts"), ".1f", ".1f", N_("Percentage points")),

@@ -51,20 +51,52 @@ def suppressed_text(note: str | None, min_cell_size: int) -> str:
     return _("Suppressed (fewer than {n} cases)").format(n=min_cell_size)
 
 
-# The notes the refresh writes on cells, and their Chinese (the numbers are kept).
+# The notes the refresh writes on cells (metrics/indicators, metrics/comparisons), as the
+# reader is told them; the numbers in them are kept.
 NOTES = (
-    (re.compile(r"^provisional: (\d+)% of cases not yet past their deadline$"),
+    (r"provisional: (\d+)% of cases not yet past their deadline",
      N_("Provisional: {0}% of cases not yet past their deadline")),
+    (r"not reached: fewer than half of the cases are resolved",
+     N_("Not reached: fewer than half of the cases are resolved")),
+    (r"not reached: fewer than 90% of the cases are resolved",
+     N_("Not reached: fewer than 90% of the cases are resolved")),
+    (r"closed cases only: biased low while cases are open", N_("Closed cases only: biased low while cases are open")),
+    (r"suppressed: fewer than (\d+) cases", N_("Suppressed: fewer than {0} cases")),
+    (r"suppressed: would reveal .*", N_("Suppressed: would reveal a smaller suppressed figure")),
+    (r"fewer than two (.+) categories with enough cases", N_("Fewer than two {0} categories with enough cases")),
+    (r"undefined over the (\d+) categories of (.+) used", N_("Undefined over the {0} categories of {1} used")),
+    (r"(\d+) categories of (.+) used", N_("{0} categories of {1} used")),
+    (r"only a rate is published: no count of people", N_("Only a rate is published: no count of people")),
+    (r"range from the low and high estimates of eligible people",
+     N_("Range from the low and high estimates of eligible people")),
+    (r"fewer than 12 months of cases before this period's end",
+     N_("Fewer than 12 months of cases before this period's end")),
+    (r"no eligible population known for this slice", N_("No eligible population known for this slice")),
+    (r"published rate; the publisher gives no counts", N_("Published rate; the publisher gives no counts")),
+    (r"reference group", N_("Reference group")),
+    (r"suppressed: no comparison", N_("Suppressed: no comparison")),
+    (r"reference group suppressed: no comparison", N_("Reference group suppressed: no comparison")),
+    (r"no value: no comparison", N_("No value: no comparison")),
+    (r"reference group has no value: no comparison", N_("Reference group has no value: no comparison")),
+    (r"no reference-group figure for this period: no comparison",
+     N_("No reference-group figure for this period: no comparison")),
+    (r"no interval for this group or the reference group: gap not tested",
+     N_("No interval for this group or the reference group: gap not tested")),
 )  # fmt: skip
+_NOTES = tuple((re.compile(f"^{pattern}$"), template) for pattern, template in NOTES)
 
 
 def note_text(note: str) -> str:
-    """A cell's note as a sentence in the current language."""
+    """A cell's note as a sentence in the current language. Several notes joined by "; "
+    are translated one by one; an unknown note is shown as stored, capitalised."""
     note = note.strip()
-    for pattern, template in NOTES:
+    for pattern, template in _NOTES:
         match = pattern.match(note)
         if match:
             return _(template).format(*match.groups())
+    if "; " in note:
+        parts = [note_text(part) for part in note.split("; ") if part.strip()]
+        return _("; ").join(parts)
     return note[:1].upper() + note[1:]
 
 
