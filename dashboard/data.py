@@ -95,7 +95,9 @@ def view_cells(
     if not whole_range and view.start is not None and view.end is not None:
         df = df[(df["period"] >= view.start) & (df["period"] <= view.end)]
     for dim, value in view.slice().items():
-        df = df[df["dims"].map(lambda d, dim=dim, value=value: d.get(dim) == value)]
+        # astype(bool): an empty frame's mask is of object dtype, which pandas would read
+        # as a list of column names (and drop every column).
+        df = df[df["dims"].map(lambda d, dim=dim, value=value: d.get(dim) == value).astype(bool)]
     return df
 
 
