@@ -48,7 +48,8 @@ def test_trends_follow_the_indicator_the_filters_and_the_event(dash_duo, demo_st
     assert limits_text(engine, settings, "on_time_rate") in dash_duo.find_element(CONTROL).text
     assert means_text(engine, settings, "on_time_rate", newest) in dash_duo.find_element(BEFORE_AFTER).text
     for a in settings.annotations:  # every event is labelled on the chart, in the reader's language
-        assert a.label.en in dash_duo.find_element(f"#{ids.graph(PAGE, 'control')}").text
+        # The chart draws after Plotly's script has loaded: wait for its text, not just its element.
+        dash_duo.wait_for_contains_text(f"#{ids.graph(PAGE, 'control')}", a.label.en, timeout=30)
 
     # A region: that region's series, limits and comparison (one with enough known months).
     mcs = settings.privacy.min_cell_size

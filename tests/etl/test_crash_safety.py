@@ -108,6 +108,8 @@ def test_killed_at_a_random_moment_and_run_again_equals_one_clean_run(
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     partial = snapshot(config)
+    # A kill during start-up (imports, opening the store) leaves no run behind to mark.
+    began = "running" in [s for (s,) in query(config, "SELECT status FROM etl_runs")]
     # Whatever landed, landed whole: every valid row of each file recorded as loaded is in
     # the store, and no case found only in files not yet loaded is.
     loaded = {name for _, name, _, _ in partial["loaded_files"] if "exports" in name}
@@ -125,5 +127,5 @@ def test_killed_at_a_random_moment_and_run_again_equals_one_clean_run(
     # The killed run is listed as interrupted, not as running for ever.
     statuses = [s for (s,) in query(config, "SELECT status FROM etl_runs")]
     assert "running" not in statuses
-    if proc.returncode == -signal.SIGKILL:
+    if proc.returncode == -signal.SIGKILL and began:
         assert "interrupted" in statuses
