@@ -165,6 +165,7 @@ def main() -> None:
         paths = driver.execute_script(
             "return Array.from(document.querySelectorAll('header nav a.nav-link')).map(a => a.getAttribute('href'));"
         )
+        paths = [p for p in paths if not p.startswith("/lang/")]
         callbacks = content_callbacks(base)
         for path in paths:
             cold = render_seconds(driver, base + path)

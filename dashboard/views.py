@@ -185,9 +185,13 @@ def change_sentences(engine: Engine, settings: Settings, view: View, version: in
             text = (_("{name} was {value} in {period}, higher than in {then} ({before}).")
                     if change.direction == "up" else
                     _("{name} was {value} in {period}, lower than in {then} ({before})."))  # fmt: skip
-            out.append(text.format(name=metric_name(metric), value=format_value(t["value"], unit),
+            sentence = text.format(name=metric_name(metric), value=format_value(t["value"], unit),
                                    period=period_label(view.end, view.grain), then=period_label(then, view.grain),
-                                   before=format_value(t[key]["value"], unit)))  # fmt: skip
+                                   before=format_value(t[key]["value"], unit))  # fmt: skip
+            # A provisional figure (or one with another caveat) says so where its change is told.
+            if t["note"]:
+                sentence = _("{sentence} ({note})").format(sentence=sentence, note=t["note"])
+            out.append(sentence)
     if not out:
         out.append(_("No headline figure changed since {previous} or since a year earlier by more than chance "
                      "would explain.").format(previous=_(PREVIOUS[view.grain])))  # fmt: skip
