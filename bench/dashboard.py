@@ -172,7 +172,7 @@ def main() -> None:
             warm = render_seconds(driver, base + path)
             page_callbacks = []
             for dep in callbacks:
-                ids = [i["id"] for i in dep["inputs"]]
+                ids = [i["id"] for i in dep["inputs"] + dep.get("state", [])]
                 if driver.execute_script("return document.getElementById(arguments[0]) !== null;", ids[0]):
                     page_callbacks.append((dep, control_values(driver, ids)))
             latencies: list[float] = []
@@ -191,8 +191,9 @@ def main() -> None:
                         elif spec["id"].endswith(("-filter-from", "-filter-to")):
                             value = None  # the newest periods of the grain
                         inputs.append({**spec, "value": value})
+                    states = [{**spec, "value": values[spec["id"]]} for spec in dep.get("state", [])]
                     body = {"output": dep["output"], "outputs": outputs_of(dep["output"]), "inputs": inputs,
-                            "changedPropIds": [f"{inputs[3]['id']}.value"], "state": []}  # fmt: skip
+                            "changedPropIds": [f"{inputs[3]['id']}.value"], "state": states}  # fmt: skip
                     t0 = time.perf_counter()
                     response = session.post(f"{base}/_dash-update-component", json=body, timeout=60)
                     latencies.append(time.perf_counter() - t0)
