@@ -31,7 +31,7 @@ from dashboard.filters import View
 from dashboard.formatting import format_count, format_day, format_time, format_value, period_label
 from dashboard.i18n import _
 from dashboard.labels import dim_label, metric_name, slice_label, value_label
-from dashboard.tiles import PREVIOUS, YEAR_BACK, shift, target_for, tile_data
+from dashboard.tiles import YEAR_BACK, shift, target_for, tile_data
 from metrics.catalogue import CATALOGUE
 from metrics.changes import change_between
 from metrics.config import Settings
@@ -93,6 +93,9 @@ def partial_period_notice(
     """A notice when the period shown is not over at the data's as-of time."""
     if run is None or run.get("as_of") is None:
         return None
+    # By day: data cut on a period's last day counts as covering it (a nightly export cut at
+    # 23:51 covers the day; one cut in the morning of the last day does not, and is taken as
+    # covering it too: the as-of line says when the data was cut).
     as_of = _local(run["as_of"], settings).date()
     last_day = pd.Timestamp(period_last_day(grain, pd.to_datetime([period]).values.astype("datetime64[D]"))[0]).date()
     if period <= as_of < last_day:
@@ -159,26 +162,30 @@ def tiles_grid(engine: Engine, settings: Settings, view: View, version: int | No
 def change_sentences(engine: Engine, settings: Settings, view: View, version: int | None) -> list[str]:
     """Plain sentences on the headline figures that really changed since the period before
     and since a year earlier: only changes whose 95% interval excludes no change
-    (`metrics.changes`), in neutral words ("higher than", "lower than")."""
+    (`metrics.changes`), in neutral words ("higher than", "lower than"). What could not be
+    judged (no interval, a range rather than an interval, a provisional figure, a volume of
+    a period not over) is named, so "nothing changed" is never claimed for it."""
     assert view.end is not None
     out: list[str] = []
-    unjudged = False
+    unjudged: list[str] = []
     # Volumes of a period that is not over are not comparable with whole periods.
     partial = partial_period_notice(data.refresh_run(engine), settings, view.end, view.grain) is not None
     for metric in settings.dashboard.headline:
         unit = CATALOGUE[metric].unit
         if partial and unit in ("count", "per_1000"):
+            unjudged.append(metric_name(metric))
             continue
         t = tile_data(engine, settings, metric, view.end, version=version, view=view)
         if t["state"] != "value":
             continue
+        judged = False
         for key, back in (("previous", 1), ("year_ago", YEAR_BACK[view.grain])):
             change = change_between(t["cell"], t[key])
             if change is None:
                 continue
             if change.real is None:
-                unjudged = True
                 continue
+            judged = True
             if not change.real:
                 continue
             then = shift(view.end, view.grain, -back)
@@ -188,17 +195,20 @@ def change_sentences(engine: Engine, settings: Settings, view: View, version: in
             sentence = text.format(name=metric_name(metric), value=format_value(t["value"], unit),
                                    period=period_label(view.end, view.grain), then=period_label(then, view.grain),
                                    before=format_value(t[key]["value"], unit))  # fmt: skip
-            # A provisional figure (or one with another caveat) says so where its change is told.
             if t["note"]:
                 sentence = _("{sentence} ({note})").format(sentence=sentence, note=t["note"])
             out.append(sentence)
+        if not judged and (t["previous"] is not None or t["year_ago"] is not None):
+            unjudged.append(metric_name(metric))
+    before = period_label(shift(view.end, view.grain, -1), view.grain)
     if not out:
         out.append(_("No headline figure changed since {previous} or since a year earlier by more than chance "
-                     "would explain.").format(previous=_(PREVIOUS[view.grain])))  # fmt: skip
+                     "would explain.").format(previous=before))  # fmt: skip
     else:
         out.append(_("Other changes are within what chance would explain, so they are not described."))
     if unjudged:
-        out.append(_("Counts have no interval to judge a change by: see their tiles."))
+        out.append(_("Not judged (no 95% interval to test by, a range rather than an interval, a provisional "
+                     "figure, or a period not over): {names}.").format(names=_(", ").join(unjudged)))  # fmt: skip
     return out
 
 

@@ -37,14 +37,32 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
+# Notes of cells whose low and high limits are bounds from a published range (take-up from
+# the low and high estimates of eligible people, a publisher's own range), not a sampling
+# interval: MOVER would treat them as independent errors, so such changes are not tested.
+BOUNDS = ("range from the low and high estimates", "published rate")
+# Figures still moving for a known reason (recent cohorts not yet past their deadline): a
+# rise there is the known bias, not a change.
+UNSETTLED = ("provisional",)
+
+
+def _has(cell: dict[str, Any], prefixes: tuple[str, ...]) -> bool:
+    note = cell.get("note")
+    return isinstance(note, str) and any(part.strip().startswith(prefixes) for part in note.split(";"))
+
+
 def change_between(now: dict[str, Any] | None, before: dict[str, Any] | None) -> Change | None:
     """The change from cell `before` to cell `now` (dicts with value, ci_low, ci_high,
-    suppressed); None when either has no figure."""
+    suppressed, note); None when either has no figure. A change between provisional figures,
+    or between figures whose limits are bounds rather than a 95% interval, is not judged
+    (`real` None)."""
     if now is None or before is None or now.get("suppressed") or before.get("suppressed"):
         return None
     v1, v2 = _num(now.get("value")), _num(before.get("value"))
     if v1 is None or v2 is None:
         return None
+    if any(_has(c, UNSETTLED + BOUNDS) for c in (now, before)):
+        return Change(v1 - v2, None, None, None)
     l1, u1, l2, u2 = (_num(c.get(k)) for c, k in ((now, "ci_low"), (now, "ci_high"), (before, "ci_low"),
                                                   (before, "ci_high")))  # fmt: skip
     if None in (l1, u1, l2, u2):

@@ -7,11 +7,13 @@ import json
 import re
 
 import plotly.utils
+from sqlalchemy import delete
 
 from dashboard import data, filters, ids, views
 from dashboard.app import create_app
 from dashboard.formatting import format_value
 from dashboard.tiles import tile_data
+from metrics.store.models import MetricCell
 
 
 def text_of(component) -> str:
@@ -144,3 +146,32 @@ def test_an_empty_store_says_what_to_run(cell_store, settings):
     page = text_of(views.overview_layout(cell_store, settings, "/"))
     assert "There are no figures in the store yet" in page
     assert "civic-metrics metrics refresh" in page
+
+
+def test_sentences_tell_only_changes_that_can_be_judged(cell_store, write_cells, settings):
+    sep, octo = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
+    rows = [
+        {"metric": "on_time_rate", "period": sep, "value": 0.80, "ci_low": 0.78, "ci_high": 0.82},
+        {"metric": "on_time_rate", "period": octo, "value": 0.88, "ci_low": 0.86, "ci_high": 0.90},
+        {"metric": "cases_opened", "period": sep, "value": 900},
+        {"metric": "cases_opened", "period": octo, "value": 1000},
+    ]
+    write_cells(rows)
+    version = data.data_version(cell_store)
+    view = filters.parse_view({}, settings, views.periods_of(cell_store, version))
+    said = views.change_sentences(cell_store, settings, view, version)
+    rise = "Settled within the statutory deadline was 88.0% in October 2026, higher than in September 2026 (80.0%)."
+    assert rise in said
+    # A count has no interval: named as not judged, never as unchanged.
+    assert said[-1].startswith("Not judged") and "Cases opened" in said[-1]
+
+    # The same rise, but October is provisional: not told as a change.
+    rows[1]["note"] = "provisional: 29% of cases not yet past their deadline"
+    with cell_store.begin() as conn:
+        conn.execute(delete(MetricCell))
+    write_cells(rows)
+    version = data.data_version(cell_store)
+    said = views.change_sentences(cell_store, settings, view, version)
+    assert not any(s.startswith("Settled within") for s in said)
+    assert said[0].startswith("No headline figure changed since September 2026")
+    assert "Settled within the statutory deadline" in said[-1] and said[-1].startswith("Not judged")
