@@ -378,13 +378,15 @@ def table_rows(
         state = cell_state(row)
         if state == "value":
             value = format_value(row["value"], definition.unit)
-            interval = _interval(row.get("ci_low"), row.get("ci_high"), definition.unit)
-            n = format_count(row.get("n"))
+            interval = _interval(row.get("ci_low"), row.get("ci_high"), definition.unit) or _("None")
+            n = format_count(row.get("n")) or _("Not known")
         elif state == "suppressed":
-            value, interval, n = suppressed_text(row.get("note"), min_cell_size), "", ""
+            # Every column says it: a blank could be read as nothing to report.
+            value, interval, n = suppressed_text(row.get("note"), min_cell_size), _("Suppressed"), _("Suppressed")
         else:
             note = row.get("note")
-            value, interval, n = (note_text(note) if isinstance(note, str) and note else _("No figure")), "", ""
+            value = note_text(note) if isinstance(note, str) and note else _("No figure")
+            interval, n = _("None"), _("None")
         label = short_month(row["period"]) if grain == "month" else period_label(row["period"], grain)
         out.append({"month": label, "value": value, "n": n, "interval": interval})
     return out
@@ -403,11 +405,11 @@ def region_table_rows(rows: dict[str, Any], definition: MetricDefinition) -> lis
         {
             "region": r.get("label", r["region"]),
             "value": format_value(r["value"], unit),
-            "n": format_count(r["n"]),
-            "interval": _interval(r["ci_low"], r["ci_high"], unit),
+            "n": format_count(r["n"]) or _("Not known"),
+            "interval": _interval(r["ci_low"], r["ci_high"], unit) or _("None"),
         }
         for r in rows["shown"]
     ]
     for reason, regions in rows["hidden"].items():
-        out += [{"region": g, "value": reason, "n": "", "interval": ""} for g in regions]
+        out += [{"region": g, "value": reason, "n": _("Not shown"), "interval": _("Not shown")} for g in regions]
     return out
