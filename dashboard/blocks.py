@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
@@ -102,3 +103,12 @@ def text_block(page: str, name: str, title: str, body: Sequence[Any], level: int
     heading = (html.H2 if level == 2 else html.H3)(title, id=heading_id, className="h5 mt-4")
     return html.Section([heading, *body], id=ids.block(page, name), className="block",
                         **{"aria-labelledby": heading_id})  # fmt: skip
+
+
+def no_figures() -> dbc.Alert:
+    """What every page says before the first refresh: what to run."""
+    return dbc.Alert(
+        _("There are no figures in the store yet. Load data with `civic-metrics etl run` and compute the "
+          "indicators with `civic-metrics metrics refresh`."),
+        color="warning",
+    )  # fmt: skip

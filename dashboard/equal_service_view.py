@@ -21,18 +21,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 from typing import Any
 
-import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
 from babel.dates import format_skeleton
-from dash import dcc, html
+from dash import html
 from sqlalchemy import Engine
 
 from dashboard import blocks, data, downloads, filters, ids, views
+from dashboard.blocks import chart_block
 from dashboard.figures import BAND, LINE, REFERENCE, SELECTED, _base_layout
 from dashboard.filters import View
 from dashboard.formatting import (
@@ -433,63 +432,6 @@ def not_computed_text(
             filters=_(", ").join(lower_en(dim_label(settings, d)) for d in blocking)
         )
     return text
-
-
-def figures_table(head: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str) -> html.Div:
-    """The table of `blocks.data_table` (column and row headers with `scope`, the same classes)
-    as one component: a raw HTML table in a Markdown component, every text escaped here.
-
-    Why: Dash renders each table cell as a component of its own, and a page of trend tables
-    (1,500 cells here) then takes 15 seconds to redraw in the browser after a filter change,
-    against 3 seconds as one component each. The table keeps its id, so links and tests find
-    it as before."""
-    cols = "".join(f'<th scope="col">{escape(str(h))}</th>' for h in head)
-    body = "".join(
-        f'<tr><th scope="row">{escape(str(r[0]))}</th>' + "".join(f"<td>{escape(str(v))}</td>" for v in r[1:]) + "</tr>"
-        for r in rows
-    )
-    markup = (
-        f'<table id="{escape(table_id)}" class="table table-sm table-striped mt-2 figures-table">'
-        f"<thead><tr>{cols}</tr></thead><tbody>{body}</tbody></table>"
-    )
-    return html.Div(
-        dcc.Markdown(markup, dangerously_allow_html=True), id=f"{table_id}-wrap", className="table-responsive"
-    )
-
-
-def _replace(component: Any, cid: str, new: Any) -> bool:
-    """Put `new` in place of the component with id `cid` inside `component`."""
-    children = getattr(component, "children", None)
-    if isinstance(children, list):
-        for i, child in enumerate(children):
-            if getattr(child, "id", None) == cid:
-                children[i] = new
-                return True
-            if _replace(child, cid, new):
-                return True
-    elif children is not None and not isinstance(children, (str, int, float)):
-        if getattr(children, "id", None) == cid:
-            component.children = new
-            return True
-        return _replace(children, cid, new)
-    return False
-
-
-def chart_block(
-    page: str,
-    name: str,
-    title: str,
-    figure: Any,
-    summary: str,
-    head: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    csv: str | None = None,
-) -> html.Section:
-    """`blocks.chart_block`, its table drawn by `figures_table` (see there why)."""
-    block = blocks.chart_block(page, name, title, figure, summary, head, rows, csv=csv)
-    table_id = ids.table(page, name)
-    _replace(block, table_id, figures_table(head, rows, table_id))
-    return block
 
 
 def missing_block(page: str, name: str, title: str, text: str) -> html.Section:
@@ -1436,13 +1378,7 @@ def content(engine: Engine, settings: Settings, view: View) -> list[Any]:
     r = Reader.of(engine, settings)
     if view.end is None:
         return [
-            dbc.Alert(
-                _(
-                    "There are no figures in the store yet: load data with `civic-metrics etl run` and "
-                    "compute the indicators with `civic-metrics metrics refresh`."
-                ),
-                color="warning",
-            )
+            blocks.no_figures()
         ]
     attr = group_attribute(view, settings)
     out = [section(PAGE, "regions", _("By region"), [*region_blocks(r, view), coverage_trend_block(r, view)])]

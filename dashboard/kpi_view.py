@@ -763,9 +763,7 @@ def kpi_layout(engine: Engine, settings: Settings, base: str, params: dict[str, 
         html.P(as_of_detail(run, settings), className="text-body-secondary"),
     ]
     if view.end is None:
-        return html.Div([*header, dbc.Alert(
-            _("There are no figures in the store yet. Load data with `civic-metrics etl run` and compute the "
-              "indicators with `civic-metrics metrics refresh`."), color="warning")])  # fmt: skip
+        return html.Div([*header, blocks.no_figures()])
     link = filters.href(base, replace(view, notices=()), {"indicator": metric, "drill": dim})
     return html.Div(
         [

@@ -1146,8 +1146,7 @@ def partial_notice(ctx: Context) -> list[str]:
 
 
 def no_periods() -> dbc.Alert:
-    return dbc.Alert(_("There are no figures in the store yet. Load data with `civic-metrics etl run` and compute "
-                       "the indicators with `civic-metrics metrics refresh`."), color="warning")  # fmt: skip
+    return blocks.no_figures()
 
 
 def content(engine: Engine, settings: Settings, view: View, by: str) -> list[Any]:

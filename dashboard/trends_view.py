@@ -664,9 +664,7 @@ def trends_layout(engine: Engine, settings: Settings, base: str, params: dict[st
         html.P(as_of_detail(run, settings), className="text-body-secondary"),
     ]
     if view.end is None:
-        return html.Div([*header, dbc.Alert(
-            _("There are no figures in the store yet. Load data with `civic-metrics etl run` and compute the "
-              "indicators with `civic-metrics metrics refresh`."), color="warning")])  # fmt: skip
+        return html.Div([*header, blocks.no_figures()])
     link = filters.href(base, replace(view, notices=()),
                         {"indicator": metric, "event": event.date.isoformat() if event else None})  # fmt: skip
     return html.Div(

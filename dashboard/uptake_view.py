@@ -21,6 +21,7 @@ from dash import html
 from sqlalchemy import Engine
 
 from dashboard import blocks, downloads, filters, ids
+from dashboard.blocks import chart_block
 from dashboard.equal_service_view import (
     N_HEADS,
     Cell,
@@ -30,7 +31,6 @@ from dashboard.equal_service_view import (
     bar_figure,
     category_cells,
     cells_table,
-    chart_block,
     gap_rows,
     gap_sentences,
     group_attribute,
@@ -534,13 +534,7 @@ def content(engine: Engine, settings: Settings, view: View) -> list[Any]:
     r = Reader.of(engine, settings)
     if view.end is None:
         return [
-            dbc.Alert(
-                _(
-                    "There are no figures in the store yet: load data with `civic-metrics etl run` and "
-                    "compute the indicators with `civic-metrics metrics refresh`."
-                ),
-                color="warning",
-            )
+            blocks.no_figures()
         ]
     view, notes = programme_view(view, settings)
     if not programmes(settings):

@@ -339,9 +339,7 @@ def overview_layout(engine: Engine, settings: Settings, base: str, params: dict[
         html.P(as_of_detail(run, settings), id=ids.OV_AS_OF, className="text-body-secondary"),
     ]
     if view.end is None:
-        return html.Div([*header, dbc.Alert(
-            _("There are no figures in the store yet. Load data with `civic-metrics etl run` and compute the "
-              "indicators with `civic-metrics metrics refresh`."), color="warning")])  # fmt: skip
+        return html.Div([*header, blocks.no_figures()])
     indicator = dbc.Col(
         [
             dbc.Label(_("Indicator in detail"), html_for=ids.OV_INDICATOR, className="small mb-1"),

@@ -102,7 +102,7 @@ class _Table(HTMLParser):
 
 
 def table_markup(component: Any, name: str, page: str = PAGE) -> str:
-    """The HTML of a block's table (one Markdown component, see `figures_table`)."""
+    """The HTML of a block's table (one Markdown component, see `blocks.data_table`)."""
     wrapper = find(component, f"{ids.table(page, name)}-wrap")
     return wrapper.children.children
 
