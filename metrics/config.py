@@ -345,7 +345,7 @@ class ScheduledJob(Frozen):
     # Or a fixed interval, for feeds polled often (an Open311 endpoint every 900 s).
     every_seconds: Annotated[int, Field(ge=1)] | None = None
     timezone: str | None = None  # default: the top-level timezone
-    steps: tuple[Literal["etl", "refresh"], ...] = ("etl", "refresh")
+    steps: tuple[Literal["etl", "refresh", "report"], ...] = ("etl", "refresh")
     sources: tuple[str, ...] = ()  # default: every source
 
     @model_validator(mode="after")
@@ -373,6 +373,19 @@ class WorkerSettings(Frozen):
     # that was killed loses its locks when they expire.
     lease_seconds: Annotated[int, Field(ge=5)] = 300
     retry: RetrySettings = RetrySettings()
+
+
+class ReportSettings(Frozen):
+    """The monthly briefing (`civic-metrics report`, and the worker's `report` step)."""
+
+    # Briefings are written into this folder (relative to the config file); the dashboard
+    # serves them from it.
+    folder: Path = Path("var/reports")
+    # The languages the worker writes each month's briefing in.
+    languages: tuple[Literal["en", "zh"], ...] = ("en",)
+    # The worker's `report` step writes last month's briefing from this working day of the
+    # month on (the working-day calendar of `calendar`), once.
+    working_day: Annotated[int, Field(ge=1, le=20)] = 3
 
 
 class DashboardSettings(Frozen):
@@ -403,6 +416,7 @@ class Settings(Frozen):
     etl: EtlSettings = EtlSettings()
     worker: WorkerSettings = WorkerSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    reports: ReportSettings = ReportSettings()
 
     # Where the file was read from: relative paths resolve against its folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -325,3 +325,28 @@ class AnnotationRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     job: Mapped[str] = mapped_column(String(100))
     etl_run_id: Mapped[int] = mapped_column(Integer)
+
+
+# --- briefings ----------------------------------------------------------------------------
+
+
+class BriefingRow(Base):
+    """A monthly briefing written into the reports folder (one per period, language and
+    format; writing it again replaces the record)."""
+
+    __tablename__ = "briefings"
+    __table_args__ = (UniqueConstraint("period", "lang", "format", name="uq_briefings_period_lang_format"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[dt.date] = mapped_column(Date)
+    lang: Mapped[str] = mapped_column(String(5))
+    format: Mapped[str] = mapped_column(String(5))
+    # The file's name inside `reports.folder`: never a path, so it cannot point elsewhere.
+    file_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    as_of: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    refresh_run_id: Mapped[int | None] = mapped_column(Integer)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    made_by: Mapped[str] = mapped_column(String(20))  # cli, worker
