@@ -193,6 +193,10 @@ def _steps(settings: Settings, engine: Engine, spec: ScheduledJob, say: Callable
             r = refresh(settings, engine, progress=say)
             how = f"{r.periods:,} periods recomputed" if r.mode == "incremental" else f"full: {r.reason}"
             say(f"refresh {r.run_id} ({how}): {r.cells:,} cells from {r.cases:,} cases in {r.seconds:.1f} s")
+        elif step == "report":
+            from dashboard.briefing.schedule import run_due
+
+            run_due(engine, settings, say)
 
 
 def _schedule_retry(config_path: str, settings: Settings, job: str, attempt: int) -> dt.datetime | None:

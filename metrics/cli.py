@@ -429,6 +429,38 @@ def pd_isna(x: object) -> bool:
     return x is None or (isinstance(x, float) and x != x)
 
 
+# --- briefing -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--period", required=True, help="The month to brief on, YYYY-MM (e.g. 2026-10).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the briefing: English or Simplified Chinese.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True,
+              help="pdf (A4, WeasyPrint) or one self-contained html file.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: reports.folder/briefing-YYYY-MM-LANG.FORMAT, recorded in the store "
+              "and listed on the dashboard).")  # fmt: skip
+@pass_ctx
+def report(obj: Ctx, period: str, lang: str, fmt: str, out: str | None) -> None:
+    """Write the monthly briefing: headline indicators against targets, real changes, equal-service
+    gaps, rights uptake, backlog and a data note (see docs/briefing.md)."""
+    from dashboard.briefing.charts import ChartError
+    from dashboard.briefing.content import NoFigures, parse_period
+    from dashboard.briefing.records import write
+
+    try:
+        month = parse_period(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    try:
+        w = write(obj.engine(), obj.settings, month, lang, fmt, Path(out) if out else None)
+    except (NoFigures, ChartError) as exc:
+        raise click.ClickException(f"no briefing written: {exc}") from None
+    pages = f", {w.pages} pages" if w.pages else ""
+    click.echo(f"briefing {month:%Y-%m} ({lang}, {fmt}{pages}): {w.path}" + (" (recorded)" if w.recorded else ""))
+
+
 # --- worker -------------------------------------------------------------------------------
 
 
