@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 from babel.dates import format_skeleton
 from dash import html
 from sqlalchemy import Engine
 
-from dashboard import blocks, data, downloads, filters, ids, views
+from dashboard import blocks, data, downloads, filters, ids, plot, views
 from dashboard.blocks import chart_block
 from dashboard.figures import BAND, LINE, REFERENCE, SELECTED, _base_layout
 from dashboard.filters import View
@@ -449,7 +448,7 @@ def cells_table(
 # --- figures ------------------------------------------------------------------------------
 
 
-def _axis(fig: go.Figure, unit: str, axis: str = "x", title: str | None = None) -> None:
+def _axis(fig: plot.Figure, unit: str, axis: str = "x", title: str | None = None) -> None:
     settings = {
         "tickformat": unit_format(unit).axis_format,
         "gridcolor": "#e5e5e5",
@@ -461,7 +460,7 @@ def _axis(fig: go.Figure, unit: str, axis: str = "x", title: str | None = None) 
         fig.update_yaxes(**settings)
 
 
-def nothing_to_draw(fig: go.Figure, text: str) -> go.Figure:
+def nothing_to_draw(fig: plot.Figure, text: str) -> plot.Figure:
     fig.add_annotation(
         x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, text=text, font={"size": 15, "color": REFERENCE}
     )
@@ -470,7 +469,7 @@ def nothing_to_draw(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
-def vertical_line(fig: go.Figure, x: float, label: str, dash: str) -> None:
+def vertical_line(fig: plot.Figure, x: float, label: str, dash: str) -> None:
     """A labelled vertical reference line, its label above the plot clear of the bars."""
     fig.add_vline(x=x, line={"color": REFERENCE, "dash": dash, "width": 1.5})
     fig.add_annotation(
@@ -494,7 +493,7 @@ def bar_figure(
     marks: dict[str, str] | None = None,
     line: tuple[float, str] | None = None,
     name: str = "",
-) -> go.Figure:
+) -> plot.Figure:
     """Horizontal bars of the cells with a figure, with their intervals as whiskers: ranked
     with the largest at the top, or in the given order from the top. `highlight` is the
     selected category (another colour, a hatch and "(selected)" in its label); `marks` adds
@@ -514,8 +513,8 @@ def bar_figure(
     plus = [(c.high - c.value) if c.high is not None and c.value is not None else 0.0 for c in ordered]
     minus = [(c.value - c.low) if c.low is not None and c.value is not None else 0.0 for c in ordered]
     selected = [c.key == highlight for c in ordered]
-    fig = go.Figure(
-        go.Bar(
+    fig = plot.Figure(
+        plot.Bar(
             x=[c.value for c in ordered],
             y=labels,
             orientation="h",
@@ -688,11 +687,11 @@ def gap_sentences(gaps: Sequence[Gap], reference_label: str, ranged: bool = Fals
     return out
 
 
-def ratio_figure(gaps: Sequence[Gap], reference_label: str) -> go.Figure:
+def ratio_figure(gaps: Sequence[Gap], reference_label: str) -> plot.Figure:
     """Each group's ratio to the reference group with its interval; a line at 1 (the same as
     the reference). Groups whose interval excludes 1 are drawn as filled diamonds, the others
     as open circles, each named in the legend: shape and words, not colour alone."""
-    fig = go.Figure()
+    fig = plot.Figure()
     others = [g for g in gaps if not g.is_reference and g.ratio is not None]
     labels = [g.cell.label for g in reversed(others)]
     kinds = (
@@ -705,7 +704,7 @@ def ratio_figure(gaps: Sequence[Gap], reference_label: str) -> go.Figure:
         if not these:
             continue
         fig.add_trace(
-            go.Scatter(
+            plot.Scatter(
                 x=[g.ratio for g in these],
                 y=[g.cell.label for g in these],
                 mode="markers",
@@ -767,16 +766,16 @@ def line_figure(
     settings: Settings,
     *,
     band_name: str | None = None,
-) -> go.Figure:
+) -> plot.Figure:
     """Lines over the periods, gaps where a figure is suppressed or missing, each line with its
     own colour, dash and marker; the configured events as dotted vertical lines."""
     x = [pd.Timestamp(p) for p in periods]
-    fig = go.Figure()
+    fig = plot.Figure()
     for i, s in enumerate(series):
         colour, dash, symbol = PALETTE[i % len(PALETTE)], DASHES[i % len(DASHES)], SYMBOLS[i % len(SYMBOLS)]
         if s.band and any(c.low is not None for c in s.cells):
             fig.add_trace(
-                go.Scatter(
+                plot.Scatter(
                     x=x,
                     y=[c.high if c.shown else None for c in s.cells],
                     mode="lines",
@@ -788,7 +787,7 @@ def line_figure(
                 )
             )
             fig.add_trace(
-                go.Scatter(
+                plot.Scatter(
                     x=x,
                     y=[c.low if c.shown else None for c in s.cells],
                     mode="lines",
@@ -801,7 +800,7 @@ def line_figure(
                 )
             )
         fig.add_trace(
-            go.Scatter(
+            plot.Scatter(
                 x=x,
                 y=[c.value if c.shown else None for c in s.cells],
                 mode="lines+markers",
@@ -982,7 +981,7 @@ def _fit(features: Sequence[dict[str, Any]], width: int = 640, height: int = 460
     return {"lon": (max(lons) + min(lons)) / 2, "lat": centre_lat}, max(0.0, min(zoom, 18.0))
 
 
-def map_figure(cells: Sequence[Cell], geojson: dict[str, Any], id_property: str, unit: str) -> go.Figure:
+def map_figure(cells: Sequence[Cell], geojson: dict[str, Any], id_property: str, unit: str) -> plot.Figure:
     """A choropleth of the regions with a figure (colour-blind-safe Cividis scale) over a blank,
     tile-less background (works offline); regions without a figure in light grey, named in the
     hover label with the reason."""
@@ -992,10 +991,10 @@ def map_figure(cells: Sequence[Cell], geojson: dict[str, Any], id_property: str,
     hidden = [c for c in cells if not c.shown and c.key in by_id]
     key = f"properties.{id_property}"
     collection = {"type": "FeatureCollection", "features": features}
-    fig = go.Figure()
+    fig = plot.Figure()
     if hidden:
         fig.add_trace(
-            go.Choroplethmap(
+            plot.Choroplethmap(
                 geojson=collection,
                 featureidkey=key,
                 locations=[c.key for c in hidden],
@@ -1010,7 +1009,7 @@ def map_figure(cells: Sequence[Cell], geojson: dict[str, Any], id_property: str,
         )
     if shown:
         fig.add_trace(
-            go.Choroplethmap(
+            plot.Choroplethmap(
                 geojson=collection,
                 featureidkey=key,
                 locations=[c.key for c in shown],

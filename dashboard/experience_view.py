@@ -17,11 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import html
 from sqlalchemy import Engine
 
-from dashboard import downloads, filters, ids
+from dashboard import downloads, filters, ids, plot
 from dashboard.figures import _base_layout
 from dashboard.filters import View
 from dashboard.formatting import axis_title, format_value, period_label, unit_format
@@ -106,10 +105,10 @@ def ratings_chart(ctx: Context) -> Block:
             for r, v in zip(rows, values, strict=True)]  # fmt: skip
     minus = [v - float(r["ci_low"]) if v is not None and r and r.get("ci_low") is not None else 0.0
              for r, v in zip(rows, values, strict=True)]  # fmt: skip
-    fig = go.Figure(go.Bar(
-        x=labels, y=values, name=metric_name(metric), marker={"color": BLUE},
+    fig = plot.Figure(plot.Bar(
+        x=labels, y=values, name=metric_name(metric),
         # Satisfied answers (4 and 5) are hatched, so the split reads without colour.
-        marker_pattern={"shape": ["", "", "", "/", "/"], "fgcolor": "white", "solidity": 0.3},
+        marker={"color": BLUE, "pattern": {"shape": ["", "", "", "/", "/"], "fgcolor": "white", "solidity": 0.3}},
         error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": any(plus) or any(minus),
                  "color": "#333", "thickness": 1.2, "width": 5},
         text=[t if v is not None else "" for t, v in zip(texts, values, strict=True)], textposition="outside",

@@ -10,8 +10,8 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
+from dashboard import plot
 from dashboard.formatting import (
     axis_title,
     format_count,
@@ -35,7 +35,7 @@ REFERENCE = "#444444"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 
-def _base_layout(fig: go.Figure, height: int) -> None:
+def _base_layout(fig: plot.Figure, height: int) -> None:
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 20, "t": 48, "b": 10},
@@ -65,7 +65,7 @@ def tick_format(grain: str) -> str:
 
 def trend_figure(
     df: pd.DataFrame, definition: MetricDefinition, target: Target | None = None, grain: str = "month"
-) -> go.Figure:
+) -> plot.Figure:
     """A monthly line of one slice's cells with its 95% interval as a band where known.
 
     `df` holds one slice (one region, or everyone), any number of months; months that are
@@ -77,10 +77,10 @@ def trend_figure(
     y = _values(df, "value")
     lo = _values(df, "ci_low")
     hi = _values(df, "ci_high")
-    fig = go.Figure()
+    fig = plot.Figure()
     if any(v is not None for v in lo) and any(v is not None for v in hi):
         fig.add_trace(
-            go.Scatter(
+            plot.Scatter(
                 x=x,
                 y=hi,
                 mode="lines",
@@ -92,7 +92,7 @@ def trend_figure(
             )
         )
         fig.add_trace(
-            go.Scatter(
+            plot.Scatter(
                 x=x,
                 y=lo,
                 mode="lines",
@@ -105,7 +105,7 @@ def trend_figure(
             )
         )
     fig.add_trace(
-        go.Scatter(
+        plot.Scatter(
             x=x,
             y=y,
             mode="lines+markers",
@@ -190,7 +190,7 @@ def _runs(periods: list[dt.date], grain: str) -> str:
     return _(", ").join(period_label(p, grain) for p in sorted(periods))
 
 
-def _reference_line(fig: go.Figure, x: float, label: str, dash: str) -> None:
+def _reference_line(fig: plot.Figure, x: float, label: str, dash: str) -> None:
     """A vertical reference line labelled above the plot, clear of the bars."""
     fig.add_vline(x=x, line={"color": REFERENCE, "dash": dash, "width": 1.5})
     fig.add_annotation(
@@ -205,7 +205,7 @@ def _reference_line(fig: go.Figure, x: float, label: str, dash: str) -> None:
     )
 
 
-def _nothing_to_draw(fig: go.Figure, text: str) -> None:
+def _nothing_to_draw(fig: plot.Figure, text: str) -> None:
     fig.add_annotation(
         x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, text=text, font={"size": 15, "color": REFERENCE}
     )
@@ -277,7 +277,7 @@ def region_figure(
     selected: str | None = None,
     target: Target | None = None,
     overall: float | None = None,
-) -> go.Figure:
+) -> plot.Figure:
     """Ranked horizontal bars, largest value at the top; only regions with a figure."""
     unit = definition.unit
     shown = rows["shown"]
@@ -292,8 +292,8 @@ def region_figure(
     plus = [(r["ci_high"] - r["value"]) if is_number(r["ci_high"]) else 0 for r in ordered]
     minus = [(r["value"] - r["ci_low"]) if is_number(r["ci_low"]) else 0 for r in ordered]
     has_ci = any(plus) or any(minus)
-    fig = go.Figure(
-        go.Bar(
+    fig = plot.Figure(
+        plot.Bar(
             x=values,
             y=labels,
             orientation="h",

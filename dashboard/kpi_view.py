@@ -23,11 +23,10 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import dcc, html
 from sqlalchemy import Engine
 
-from dashboard import blocks, data, filters, ids
+from dashboard import blocks, data, filters, ids, plot
 from dashboard.downloads import csv_href
 from dashboard.figures import REFERENCE, _base_layout
 from dashboard.filters import View
@@ -533,7 +532,7 @@ def _status_word(key: str) -> str:
     return _(STATUS_LABELS[key]) if key in STATUS_LABELS else _("No status")
 
 
-def drill_figure(d: Drill, settings: Settings) -> go.Figure:
+def drill_figure(d: Drill, settings: Settings) -> plot.Figure:
     definition = CATALOGUE[d.metric]
     unit = definition.unit
     shown = [r for r in d.rows if r["value"] is not None]
@@ -545,7 +544,7 @@ def drill_figure(d: Drill, settings: Settings) -> go.Figure:
                                                      status=_status_word(r["status_key"]))  # fmt: skip
 
     labels = [label(r) for r in ordered]
-    fig = go.Figure()
+    fig = plot.Figure()
     for key in ("on_track", "at_risk", "off_track", "none"):
         part = [r for r in ordered if r["status_key"] == key]
         if not part:
@@ -553,7 +552,7 @@ def drill_figure(d: Drill, settings: Settings) -> go.Figure:
         colour, pattern = BAR_STYLE[key]
         plus = [(r["ci_high"] - r["value"]) if is_number(r["ci_high"]) else 0 for r in part]
         minus = [(r["value"] - r["ci_low"]) if is_number(r["ci_low"]) else 0 for r in part]
-        fig.add_trace(go.Bar(
+        fig.add_trace(plot.Bar(
             x=[r["value"] for r in part], y=[label(r) for r in part], orientation="h", name=_status_word(key),
             marker={"color": colour, "pattern": {"shape": pattern, "fgcolor": "white", "solidity": 0.3}},
             error_x={"type": "data", "array": plus, "arrayminus": minus, "color": "#222222", "thickness": 1.2,

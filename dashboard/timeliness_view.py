@@ -27,13 +27,11 @@ from typing import Any
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from babel.dates import format_skeleton
 from dash import html
-from plotly.subplots import make_subplots
 from sqlalchemy import Engine
 
-from dashboard import blocks, data, downloads, filters, ids, tiles, views
+from dashboard import blocks, data, downloads, filters, ids, plot, tiles, views
 from dashboard.figures import REFERENCE, _base_layout
 from dashboard.filters import View
 from dashboard.formatting import (
@@ -48,6 +46,7 @@ from dashboard.formatting import (
 )
 from dashboard.i18n import N_, _, locale
 from dashboard.labels import dim_label, dim_values, metric_name, slice_label, value_label
+from dashboard.plot import make_subplots
 from dashboard.tiles import cell_state, suppressed_text, target_for
 from metrics.catalogue import CATALOGUE
 from metrics.config import Settings, Target
@@ -296,7 +295,7 @@ class Chart:
 
     name: str
     title: str
-    figure: go.Figure
+    figure: plot.Figure
     summary: str
     head: list[str]
     rows: list[list[str]]
@@ -400,14 +399,14 @@ def _errors(rows: Sequence[Row]) -> tuple[list[float], list[float], bool]:
     return plus, minus, any(plus) or any(minus)
 
 
-def nothing_to_draw(fig: go.Figure, text: str) -> None:
+def nothing_to_draw(fig: plot.Figure, text: str) -> None:
     fig.add_annotation(x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, text=text,
                        font={"size": 15, "color": GREY})  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
 
 
-def reference_line(fig: go.Figure, value: float, name: str, dash: str, horizontal: bool = True, **where: Any) -> None:
+def reference_line(fig: plot.Figure, value: float, name: str, dash: str, horizontal: bool = True, **where: Any) -> None:
     """A grey reference line across the plot, named in the legend (by a legend-only trace:
     Plotly lays out legends of shapes alone vertically, over the plot)."""
     line = {"color": GREY, "dash": dash, "width": 1.5}
@@ -415,30 +414,30 @@ def reference_line(fig: go.Figure, value: float, name: str, dash: str, horizonta
         fig.add_hline(y=value, line=line, **where)
     else:
         fig.add_vline(x=value, line=line, **where)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name, hoverinfo="skip"), **where)
+    fig.add_trace(plot.Scatter(x=[None], y=[None], mode="lines", line=line, name=name, hoverinfo="skip"), **where)
 
 
-def target_line(fig: go.Figure, target: Target, unit: str, horizontal: bool = True, **where: Any) -> None:
+def target_line(fig: plot.Figure, target: Target, unit: str, horizontal: bool = True, **where: Any) -> None:
     """The target as a dashed grey line."""
     name = _("Target: {value}").format(value=format_value(target.target, unit))
     reference_line(fig, target.target, name, "dash", horizontal, **where)
 
 
 def trend_figure(ctx: Context, lines: Sequence[Line], unit: str, target: Target | None = None,
-                 marks: Sequence[bool] = (), marks_label: str = "") -> go.Figure:  # fmt: skip
+                 marks: Sequence[bool] = (), marks_label: str = "") -> plot.Figure:  # fmt: skip
     """Lines over the view's periods, one per indicator, with 95% interval whiskers. A
     suppressed or missing period is a gap; `marks` ring the points to read with care
     (provisional figures), named `marks_label` in the legend."""
     grain = ctx.view.grain
     x = [short_period(p, grain) for p in ctx.periods]
-    fig = go.Figure()
+    fig = plot.Figure()
     drawn = False
     for ln in lines:
         y = [value_of(r) for r in ln.rows]
         drawn = drawn or any(v is not None for v in y)
         plus, minus, has_ci = _errors(ln.rows)
         texts = [value_text(r, ln.unit, ctx.min_cell_size) for r in ln.rows]
-        fig.add_trace(go.Scatter(
+        fig.add_trace(plot.Scatter(
             x=x, y=y, mode="lines+markers", name=ln.label, connectgaps=False,
             line={"color": ln.color, "dash": ln.dash, "width": 2.5},
             marker={"color": ln.color, "symbol": ln.symbol, "size": 7},
@@ -449,7 +448,7 @@ def trend_figure(ctx: Context, lines: Sequence[Line], unit: str, target: Target 
     if marks and any(marks) and lines:
         first = lines[0]
         keep = [value_of(r) if m else None for r, m in zip(first.rows, marks, strict=True)]
-        fig.add_trace(go.Scatter(
+        fig.add_trace(plot.Scatter(
             x=x, y=keep, mode="markers", name=marks_label,
             marker={"symbol": "circle-open", "size": 15, "color": BLACK, "line": {"width": 2}},
             customdata=[note_text(r.get("note")) if r else "" for r in first.rows],
@@ -624,7 +623,7 @@ class Panel:
     target: Target | None = None
 
 
-def dot_figure(categories: Sequence[str], panels: Sequence[Panel], min_cell_size: int) -> go.Figure:
+def dot_figure(categories: Sequence[str], panels: Sequence[Panel], min_cell_size: int) -> plot.Figure:
     """Panels side by side sharing the category axis: a marker per category with its 95%
     interval as whiskers. A category without a figure keeps its row, marked in its label,
     with no marker (never a 0)."""
@@ -637,7 +636,7 @@ def dot_figure(categories: Sequence[str], panels: Sequence[Panel], min_cell_size
             x = [value_of(r) for r in d.rows]
             drawn = drawn or any(v is not None for v in x)
             plus, minus, has_ci = _errors(d.rows)
-            fig.add_trace(go.Scatter(
+            fig.add_trace(plot.Scatter(
                 x=x, y=labels, mode="markers", name=d.label, legendgroup=d.label, showlegend=len(panel.dots) > 1,
                 marker={"color": d.color, "symbol": d.symbol, "size": 10},
                 error_x={"type": "data", "array": plus, "arrayminus": minus, "visible": has_ci, "color": d.color,
@@ -662,12 +661,12 @@ def dot_figure(categories: Sequence[str], panels: Sequence[Panel], min_cell_size
     return fig
 
 
-def legend_above(fig: go.Figure, height: int, top: int) -> None:
+def legend_above(fig: plot.Figure, height: int, top: int) -> None:
     """A horizontal legend above the subplot titles, in a top margin of `top` pixels."""
-    plot = height - top - 60
+    inner = height - top - 60
     # Plotly stacks legend groups one under the other even in a horizontal legend: "normal"
     # order keeps them on one line.
-    legend = {"orientation": "h", "yanchor": "bottom", "xanchor": "left", "x": 0, "y": 1 + 34 / max(plot, 1),
+    legend = {"orientation": "h", "yanchor": "bottom", "xanchor": "left", "x": 0, "y": 1 + 34 / max(inner, 1),
               "traceorder": "normal"}  # fmt: skip
     fig.update_layout(margin={"t": top, "b": 60}, legend=legend)
 
@@ -751,7 +750,7 @@ def km_boxes(q: Quantiles) -> tuple[list[float | None], list[float | None]] | No
     return xs, ys
 
 
-def km_figure(panels: Sequence[Quantiles], reference: Quantiles | None, min_cell_size: int) -> go.Figure:
+def km_figure(panels: Sequence[Quantiles], reference: Quantiles | None, min_cell_size: int) -> plot.Figure:
     """Small multiples, one panel per slice: the share of cases still open after d days,
     drawn at the two stored points of the Kaplan-Meier curve. `reference` (the whole
     slice) is repeated in every panel as a grey dotted step.
@@ -826,7 +825,7 @@ def km_figure(panels: Sequence[Quantiles], reference: Quantiles | None, min_cell
                 "yanchor": "top", "showarrow": False, "align": "right", "text": "<br>".join(missing),
                 "font": {"size": 11, "color": GREY},
             })  # fmt: skip
-    fig = go.Figure(data=traces, layout=layout)
+    fig = plot.Figure(data=traces, layout=layout)
     _base_layout(fig, height)
     legend_above(fig, height, 120)
     return fig
@@ -1011,10 +1010,10 @@ def backlog_age_chart(ctx: Context) -> Block:
     x = [short_period(p, grain) for p in ctx.periods]
     bands = {band: by_period(df[df["dims"].map(lambda d, b=band: d.get("backlog_age") == b)], ctx.periods)
              for band in AGE_BANDS}  # fmt: skip
-    fig = go.Figure()
+    fig = plot.Figure()
     for band, rows in bands.items():
         color, pattern = AGE_STYLE[band]
-        fig.add_trace(go.Bar(
+        fig.add_trace(plot.Bar(
             x=x, y=[value_of(r) for r in rows], name=_(AGE_BANDS[band]),
             marker={"color": color, "line": {"color": "#333", "width": 0.5},
                     "pattern": {"shape": pattern, "fgcolor": "#1a1a1a", "size": 7, "solidity": 0.25}},

@@ -19,11 +19,10 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 from sqlalchemy import Engine, func, select
 
-from dashboard import blocks, data, filters, ids
+from dashboard import blocks, data, filters, ids, plot
 from dashboard.downloads import csv_href
 from dashboard.figures import BAND, LINE, REFERENCE, _base_layout, complete_months, tick_format
 from dashboard.filters import View
@@ -208,30 +207,30 @@ def _known(df: pd.DataFrame) -> list[float | None]:
 
 
 def control_figure(c: Control, drawn: pd.DataFrame, metric: str, view: View, shown_events: list[Annotation],
-                   older: dict[int, pd.DataFrame], breaks: list[VersionRange]) -> go.Figure:  # fmt: skip
+                   older: dict[int, pd.DataFrame], breaks: list[VersionRange]) -> plot.Figure:  # fmt: skip
     """The whole series with its 95% band, centre line and control limits, the signals as
     diamonds, events and definition changes as labelled vertical lines."""
     unit = CATALOGUE[metric].unit
     fmt = unit_format(unit)
     x = _x(drawn["period"])
     y = _known(drawn)
-    fig = go.Figure()
+    fig = plot.Figure()
     lo = [float(v) if is_number(v) and y[i] is not None else None for i, v in enumerate(drawn.get("ci_low", []))]
     hi = [float(v) if is_number(v) and y[i] is not None else None for i, v in enumerate(drawn.get("ci_high", []))]
     if any(v is not None for v in lo) and any(v is not None for v in hi):
-        fig.add_trace(go.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False,
+        fig.add_trace(plot.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False,
                                  connectgaps=False, name=_("95% interval (upper)")))
-        fig.add_trace(go.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND,
+        fig.add_trace(plot.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND,
                                  hoverinfo="skip", connectgaps=False, name=_("95% interval")))  # fmt: skip
     labels = [period_label(p, view.grain) for p in drawn["period"]]
-    fig.add_trace(go.Scatter(
+    fig.add_trace(plot.Scatter(
         x=x, y=y, mode="lines+markers", name=metric_name(metric), connectgaps=False,
         line={"color": LINE, "width": 2.5}, marker={"size": 6, "color": LINE}, customdata=labels,
         hovertemplate=f"%{{customdata}}: %{{y:{fmt.hover_format}}}<extra></extra>",
     ))  # fmt: skip
     for version, old in sorted(older.items()):
         old = old.sort_values("period")
-        fig.add_trace(go.Scatter(
+        fig.add_trace(plot.Scatter(
             x=_x(old["period"]), y=_known(old), mode="lines+markers", connectgaps=False,
             name=_("Version {v} (earlier definition)").format(v=version),
             line={"color": OLD_VERSION, "width": 2, "dash": "dash"}, marker={"size": 5, "symbol": "x"},
@@ -247,15 +246,15 @@ def control_figure(c: Control, drawn: pd.DataFrame, metric: str, view: View, sho
         return fig
     if c.limits is not None:
         ends = [x[0], x[-1]]
-        fig.add_trace(go.Scatter(x=ends, y=[c.limits.centre] * 2, mode="lines", hoverinfo="skip",
+        fig.add_trace(plot.Scatter(x=ends, y=[c.limits.centre] * 2, mode="lines", hoverinfo="skip",
                                  name=_("Centre line"), line={"color": REFERENCE, "width": 1.5}))
-        fig.add_trace(go.Scatter(x=ends, y=[c.limits.upper] * 2, mode="lines", hoverinfo="skip",
+        fig.add_trace(plot.Scatter(x=ends, y=[c.limits.upper] * 2, mode="lines", hoverinfo="skip",
                                  name=_("Control limits"), line={"color": REFERENCE, "width": 1.5, "dash": "dash"}))
-        fig.add_trace(go.Scatter(x=ends, y=[c.limits.lower] * 2, mode="lines", hoverinfo="skip", showlegend=False,
+        fig.add_trace(plot.Scatter(x=ends, y=[c.limits.lower] * 2, mode="lines", hoverinfo="skip", showlegend=False,
                                  name=_("Control limits"), line={"color": REFERENCE, "width": 1.5, "dash": "dash"}))
         flagged = c.cells[c.cells["signals"].map(bool)]
         if not flagged.empty:
-            fig.add_trace(go.Scatter(
+            fig.add_trace(plot.Scatter(
                 x=_x(flagged["period"]), y=flagged["value"].astype(float).tolist(), mode="markers",
                 name=_("Signal of real change"),
                 marker={"symbol": "diamond-open", "size": 13, "color": VERMILLION, "line": {"width": 2.5}},
@@ -410,10 +409,10 @@ def comparison(df: pd.DataFrame, event: Annotation) -> Comparison:
     return Comparison(event, result, periods[index - k: index], periods[index: index + k], None)
 
 
-def comparison_figure(cmp: Comparison, df: pd.DataFrame, metric: str, view: View) -> go.Figure:
+def comparison_figure(cmp: Comparison, df: pd.DataFrame, metric: str, view: View) -> plot.Figure:
     unit = CATALOGUE[metric].unit
     fmt = unit_format(unit)
-    fig = go.Figure()
+    fig = plot.Figure()
     by_period = {r["period"]: r for r in df.to_dict("records")}
     assert cmp.result is not None
     for side, periods, colour, symbol, mean in (
@@ -422,12 +421,12 @@ def comparison_figure(cmp: Comparison, df: pd.DataFrame, metric: str, view: View
     ):
         x = _x(periods)
         y = [value_of(by_period.get(p)) for p in periods]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="markers+lines", name=side, connectgaps=False,
+        fig.add_trace(plot.Scatter(x=x, y=y, mode="markers+lines", name=side, connectgaps=False,
                                  line={"color": colour, "width": 1.5}, marker={"symbol": symbol, "size": 9,
                                                                                 "color": colour},
                                  customdata=[period_label(p, view.grain) for p in periods],
                                  hovertemplate=f"%{{customdata}}: %{{y:{fmt.hover_format}}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[mean, mean], mode="lines", hoverinfo="skip",
+        fig.add_trace(plot.Scatter(x=[x[0], x[-1]], y=[mean, mean], mode="lines", hoverinfo="skip",
                                  name=_("{side}: mean {value}").format(side=side, value=format_value(mean, unit)),
                                  line={"color": colour, "width": 3, "dash": "dash"}))  # fmt: skip
     _base_layout(fig, 360)

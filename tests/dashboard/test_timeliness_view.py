@@ -243,8 +243,8 @@ def test_survival_panels_draw_the_stored_quantiles(demo_store):
     drawn_m = sorted(round(t.x[0], 6) for t in median_points)
     known_m = sorted(round(r["value"], 6) for r in [whole_m, *by_channel["resolution_days_median"].values()]
                      if not r["suppressed"] and not pd.isna(r["value"]))  # fmt: skip
-    assert drawn_m == known_m and all(t.y == (0.5,) for t in median_points)
-    assert all(t.y == (0.1,) for t in p90_points)
+    assert drawn_m == known_m and all(list(t.y) == [0.5] for t in median_points)
+    assert all(list(t.y) == [0.1] for t in p90_points)
     assert "two points of each Kaplan-Meier curve" in chart.summary
     assert f"Everyone (based on {int(whole_m['n']):,} cases opened): half resolved within" in chart.summary
 
