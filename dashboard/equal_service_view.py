@@ -29,7 +29,7 @@ from babel.dates import format_skeleton
 from dash import html
 from sqlalchemy import Engine
 
-from dashboard import blocks, data, downloads, filters, ids, plot, views
+from dashboard import blocks, data, downloads, filters, ids, intervals, plot, views
 from dashboard.blocks import chart_block
 from dashboard.figures import BAND, LINE, REFERENCE, SELECTED, _base_layout
 from dashboard.filters import View
@@ -124,7 +124,6 @@ NOTE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^population of (?P<n>\d{4})$"), N_("Population of {n}")),
 )
 REVEALING = N_("Suppressed (would reveal a smaller suppressed figure)")
-RANGE_NOTE = "range from the low and high estimates of eligible people"
 
 # Why a group has no comparison with the reference group (metrics.comparisons notes).
 COMPARISON_NOTES = {
@@ -329,7 +328,7 @@ def one_cell(df: pd.DataFrame | None, period: dt.date, unit: str, min_cell_size:
 def is_range(cells: Sequence[Cell]) -> bool:
     """Whether the cells' intervals are ranges from low and high estimates of eligible people
     (take-up), not 95% intervals."""
-    return any(c.note and RANGE_NOTE in c.note for c in cells)
+    return intervals.ranged({"note": c.note} for c in cells)
 
 
 def interval_name(cells: Sequence[Cell]) -> str:

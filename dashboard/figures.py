@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard import plot
+from dashboard import intervals, plot
 from dashboard.formatting import (
     axis_title,
     format_count,
@@ -66,7 +66,7 @@ def tick_format(grain: str) -> str:
 def trend_figure(
     df: pd.DataFrame, definition: MetricDefinition, target: Target | None = None, grain: str = "month"
 ) -> plot.Figure:
-    """A monthly line of one slice's cells with its 95% interval as a band where known.
+    """A monthly line of one slice's cells with its 95% interval (or range) as a band where known.
 
     `df` holds one slice (one region, or everyone), any number of months; months that are
     suppressed or have no figure are gaps in the line.
@@ -78,6 +78,7 @@ def trend_figure(
     lo = _values(df, "ci_low")
     hi = _values(df, "ci_high")
     fig = plot.Figure()
+    band = intervals.heading(df.to_dict("records"))
     if any(v is not None for v in lo) and any(v is not None for v in hi):
         fig.add_trace(
             plot.Scatter(
@@ -87,7 +88,7 @@ def trend_figure(
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
-                name=_("95% interval (upper)"),
+                name=band,
                 connectgaps=False,
             )
         )
@@ -100,7 +101,7 @@ def trend_figure(
                 fill="tonexty",
                 fillcolor=BAND,
                 hoverinfo="skip",
-                name=_("95% interval"),
+                name=band,
                 connectgaps=False,
             )
         )
@@ -170,7 +171,7 @@ def trend_caption(
         parts.append(_("Nothing is drawn: every period is suppressed or has no figure."))
     else:
         if df["ci_low"].notna().any() and df["ci_high"].notna().any():
-            parts.append(_("The shaded band is the 95% interval."))
+            parts.append(intervals.band_caption(df.to_dict("records")))
         if target is not None:
             parts.append(_("The dashed line is the target, {value}.").format(
                 value=format_value(target.target, definition.unit)))  # fmt: skip
@@ -258,6 +259,7 @@ def region_rows(
                     "ci_low": row.get("ci_low"),
                     "ci_high": row.get("ci_high"),
                     "n": row.get("n"),
+                    "note": row.get("note"),
                 }
             )
         else:
@@ -356,7 +358,7 @@ def region_caption(
             high=format_value(shown[0]["value"], unit), high_name=shown[0].get("label", shown[0]["region"]),
             low=format_value(shown[-1]["value"], unit), low_name=shown[-1].get("label", shown[-1]["region"])))
         if any(is_number(r["ci_low"]) for r in shown):
-            parts.append(_("Whiskers show the 95% interval."))
+            parts.append(intervals.whiskers_caption(shown))
     else:
         parts.append(_("No category has a figure for this period."))
     if target is not None:

@@ -26,7 +26,7 @@ import pandas as pd
 from dash import dcc, html
 from sqlalchemy import Engine
 
-from dashboard import blocks, data, filters, ids, plot
+from dashboard import blocks, data, filters, ids, intervals, plot
 from dashboard.downloads import csv_href
 from dashboard.figures import REFERENCE, _base_layout
 from dashboard.filters import View
@@ -496,6 +496,7 @@ def drill_data(engine: Engine, settings: Settings, view: View, version: int | No
             "value_text": value_words(cell, unit, mcs),
             "n_text": n_words(cell),
             "interval_text": interval_words(cell, unit),
+            "note": cell.get("note") if cell else None,
             "ci_low": cell.get("ci_low") if x is not None and cell else None,
             "ci_high": cell.get("ci_high") if x is not None and cell else None,
             "status_key": key,
@@ -616,7 +617,7 @@ def drill_block(engine: Engine, settings: Settings, view: View, version: int | N
     if view.slice().get(dim):
         notes.append(_("The filters already fix the {dim}: choose another dimension to compare its categories.")
                      .format(dim=dim_label(settings, dim).lower()))  # fmt: skip
-    head = [dim_label(settings, dim), _("Value"), _("Based on (n)"), _("95% interval"), _("Status")]
+    head = [dim_label(settings, dim), _("Value"), _("Based on (n)"), intervals.heading(d.rows), _("Status")]
     rows = [[r["label"], r["value_text"], r["n_text"], r["interval_text"], r["status_text"]] for r in d.rows]
     across = "region" if CATALOGUE[metric].is_across else ""
     return blocks.chart_block(PAGE, "drill", title, drill_figure(d, settings), drill_summary(d, settings, view),

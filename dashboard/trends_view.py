@@ -22,7 +22,7 @@ import pandas as pd
 from dash import html
 from sqlalchemy import Engine, func, select
 
-from dashboard import blocks, data, filters, ids, plot
+from dashboard import blocks, data, filters, ids, intervals, plot
 from dashboard.downloads import csv_href
 from dashboard.figures import BAND, LINE, REFERENCE, _base_layout, complete_months, tick_format
 from dashboard.filters import View
@@ -218,10 +218,11 @@ def control_figure(c: Control, drawn: pd.DataFrame, metric: str, view: View, sho
     lo = [float(v) if is_number(v) and y[i] is not None else None for i, v in enumerate(drawn.get("ci_low", []))]
     hi = [float(v) if is_number(v) and y[i] is not None else None for i, v in enumerate(drawn.get("ci_high", []))]
     if any(v is not None for v in lo) and any(v is not None for v in hi):
+        band = intervals.heading(drawn.to_dict("records"))
         fig.add_trace(plot.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False,
-                                 connectgaps=False, name=_("95% interval (upper)")))
+                                   connectgaps=False, name=band))
         fig.add_trace(plot.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND,
-                                 hoverinfo="skip", connectgaps=False, name=_("95% interval")))  # fmt: skip
+                                   hoverinfo="skip", connectgaps=False, name=band))  # fmt: skip
     labels = [period_label(p, view.grain) for p in drawn["period"]]
     fig.add_trace(plot.Scatter(
         x=x, y=y, mode="lines+markers", name=metric_name(metric), connectgaps=False,
@@ -356,7 +357,8 @@ def control_block(engine: Engine, settings: Settings, view: View, version: int |
     whole = replace(view, start=None, end=None)
     notes = [_("Every period in the store is shown, whatever the From and To filters say: an audit reads the "
                "whole series. The control limits come from its first {k} known periods.").format(k=BASELINE)]
-    head = [_("Period"), _("Value"), _("Based on (n)"), _("95% interval"), _("Signal"), _("Definition version")]
+    head = [_("Period"), _("Value"), _("Based on (n)"), intervals.heading(drawn.to_dict("records")), _("Signal"),
+            _("Definition version")]  # fmt: skip
     across = "region" if CATALOGUE[metric].is_across else ""
     return blocks.chart_block(
         PAGE, "control", title, control_figure(c, drawn, metric, view, shown, older, breaks),

@@ -15,7 +15,7 @@ import pandas as pd
 from dash import html
 from sqlalchemy import Engine
 
-from dashboard import blocks, data, filters, ids
+from dashboard import blocks, data, filters, ids, intervals
 from dashboard.downloads import csv_href
 from dashboard.figures import (
     complete_months,
@@ -231,7 +231,7 @@ def trend_block(engine: Engine, settings: Settings, metric: str, view: View, ver
         PAGE, "trend", heading,
         trend_figure(df, definition, target, view.grain),
         trend_caption(df, definition, where, target, view.grain),
-        [_("Period"), _("Value"), _(definition.n_means).capitalize(), _("95% interval")],
+        [_("Period"), _("Value"), _(definition.n_means).capitalize(), intervals.heading(df.to_dict("records"))],
         [[r["month"], r["value"], r["n"], r["interval"]] for r in rows],
         csv=csv_href(metric, view),
     )  # fmt: skip
@@ -266,7 +266,7 @@ def regions_block(engine: Engine, settings: Settings, metric: str, view: View, v
         PAGE, "regions", heading,
         region_figure(rows, definition, view.region, target, overall),
         region_caption(rows, definition, view.end, target, overall, view.grain),
-        [_("Region"), _("Value"), _(definition.n_means).capitalize(), _("95% interval")],
+        [_("Region"), _("Value"), _(definition.n_means).capitalize(), intervals.heading(rows["shown"])],
         [[r["region"], r["value"], r["n"], r["interval"]] for r in table],
         csv=csv_href(metric, others, ("region",)),
     )  # fmt: skip

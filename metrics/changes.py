@@ -51,6 +51,12 @@ def _has(cell: dict[str, Any], prefixes: tuple[str, ...]) -> bool:
     return isinstance(note, str) and any(part.strip().startswith(prefixes) for part in note.split(";"))
 
 
+def has_bounds(cell: dict[str, Any] | None) -> bool:
+    """Whether the cell's low and high limits are bounds of a published range, not a 95%
+    interval (wording and tests must not treat them as one)."""
+    return cell is not None and _has(cell, BOUNDS)
+
+
 def change_between(now: dict[str, Any] | None, before: dict[str, Any] | None) -> Change | None:
     """The change from cell `before` to cell `now` (dicts with value, ci_low, ci_high,
     suppressed, note); None when either has no figure. A change between provisional figures,

@@ -58,6 +58,8 @@ def test_trend_leaves_gaps_and_draws_the_interval(cell_store, write_cells):
     assert "from January 2026 to April 2026" in caption
     assert "April 2026: 92.0%." in caption
     assert "shaded band is the 95% interval" in caption
+    assert lower.name == "95% interval"
+
     assert "Suppressed, so left as gaps: Feb 2026." in caption
     assert "No figure, so left as gaps: Mar 2026." in caption
 
@@ -144,3 +146,20 @@ def test_region_chart_with_no_figures_says_so():
     fig = region_figure(rows, ON_TIME)
     assert len(fig.data[0].x) == 0
     assert "Nothing to draw" in fig.layout.annotations[0].text
+
+
+def test_a_take_up_range_is_called_a_range_not_an_interval(cell_store, write_cells):
+    uptake = CATALOGUE["uptake_rate"]
+    note = "range from the low and high estimates of eligible people"
+    version = write_cells([
+        {"metric": "uptake_rate", "period": M[0], "value": 0.62, "ci_low": 0.58, "ci_high": 0.66, "note": note},
+        {"metric": "uptake_rate", "period": M[1], "value": 0.64, "ci_low": 0.60, "ci_high": 0.68, "note": note},
+    ])  # fmt: skip
+    df = data.monthly_cells(cell_store, "uptake_rate", (), version, 10)
+    fig = trend_figure(df, uptake)
+    assert {t.name for t in fig.data[:2]} == {"Range"}
+    caption = trend_caption(df, uptake, "all regions")
+    assert "range from the low and high estimates, not a 95% interval" in caption
+    assert "shaded band is the 95% interval" not in caption
+    rows = region_rows(df[df["period"] == M[0]].assign(dims=[{"region": "Northgate"}]), ["Northgate"], 10)
+    assert "Whiskers show the range" in region_caption(rows, uptake, M[0])
