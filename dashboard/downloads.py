@@ -22,13 +22,16 @@ PATH = "/download/figures.csv"
 RESERVED = ("metric", "by", "grain", "from", "to", "across")
 
 
-def csv_href(metric: str, view: object, breakdown: tuple[str, ...] = (), across: str = "") -> str:
+def csv_href(metric: str, view: object, breakdown: tuple[str, ...] = (), across: str = "",
+             latest: bool = False) -> str:  # fmt: skip
     """The download address of one chart's figures: `view`'s periods and slice, broken down
-    further by `breakdown`."""
+    further by `breakdown`; only its last period when `latest` (a chart of one period
+    downloads what it draws, not the whole range)."""
     by = view.by(*breakdown)  # type: ignore[attr-defined]
     params: list[tuple[str, str]] = [("metric", metric), *[("by", d) for d in by]]
     params.append(("grain", view.grain))  # type: ignore[attr-defined]
-    for key, day in (("from", view.start), ("to", view.end)):  # type: ignore[attr-defined]
+    start = view.end if latest else view.start  # type: ignore[attr-defined]
+    for key, day in (("from", start), ("to", view.end)):  # type: ignore[attr-defined]
         if day is not None:
             params.append((key, period_param(day, view.grain)))  # type: ignore[attr-defined]
     if across:

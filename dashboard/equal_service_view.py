@@ -1084,7 +1084,7 @@ def region_blocks(r: Reader, view: View) -> list[Any]:
         parts.append(_("The dotted line is the figure for {where}, {value}.").format(where=where, value=overall.text))
     parts += hidden_text(cells)
     head, rows = cells_table(cells, _("Region"), _("Cases per 1,000 residents"), _(N_HEADS[COVERAGE]))
-    csv = downloads.csv_href(COVERAGE, base, ("region",))
+    csv = downloads.csv_href(COVERAGE, base, ("region",), latest=True)
     out = [
         chart_block(
             PAGE,
@@ -1214,7 +1214,7 @@ def group_blocks(r: Reader, view: View, attr: str) -> list[Any]:
     if df is None:
         text = not_computed_text(settings, COVERAGE, base, (attr,))
         return [missing_block(PAGE, name, title, text) for name, title in titles.items()]
-    csv = downloads.csv_href(COVERAGE, base, (attr,))
+    csv = downloads.csv_href(COVERAGE, base, (attr,), latest=True)
     end = at_period(df, view.end)
     gaps = reference_gaps(end, attr, reference, unit, settings, m)
     cells = [g.cell for g in gaps]
@@ -1294,7 +1294,7 @@ def group_blocks(r: Reader, view: View, attr: str) -> list[Any]:
         summary,
         thead,
         trows,
-        csv=csv,
+        csv=downloads.csv_href(COVERAGE, base, (attr,)),
     )
     return [bars, gap_block, trend]
 

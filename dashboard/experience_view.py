@@ -136,7 +136,7 @@ def ratings_chart(ctx: Context) -> Block:
     head = [_("Score"), _("Share of responses"), _("95% interval"), n_heading(metric)]
     table = [[lab, t, interval_text(r, "proportion"), n_text(r)] for lab, t, r in zip(labels, texts, rows,
                                                                                         strict=True)]  # fmt: skip
-    return Chart(name, title, fig, sentence_join(parts), head, table, downloads.csv_href(metric, ctx.view, ("rating",)))
+    return Chart(name, title, fig, sentence_join(parts), head, table, downloads.csv_href(metric, ctx.view, ("rating",), latest=True))
 
 
 def satisfaction_mean_chart(ctx: Context) -> Block:
@@ -230,8 +230,8 @@ def departments_chart(ctx: Context) -> Block:
             with_=value_text(hd, "days", ctx.min_cell_size),
             without=value_text(dd, "days", ctx.min_cell_size)))  # fmt: skip
     return Chart(
-        name, title, figure, sentence_join(summary), head, table, downloads.csv_href("handoff_rate", ctx.view, (dim,)),
-        [(csv_label(m), downloads.csv_href(m, ctx.view, (dim,))) for m in metrics[1:]],
+        name, title, figure, sentence_join(summary), head, table, downloads.csv_href("handoff_rate", ctx.view, (dim,), latest=True),
+        [(csv_label(m), downloads.csv_href(m, ctx.view, (dim,), latest=True)) for m in metrics[1:]],
     )  # fmt: skip
 
 

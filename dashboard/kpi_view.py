@@ -621,7 +621,7 @@ def drill_block(engine: Engine, settings: Settings, view: View, version: int | N
     rows = [[r["label"], r["value_text"], r["n_text"], r["interval_text"], r["status_text"]] for r in d.rows]
     across = "region" if CATALOGUE[metric].is_across else ""
     return blocks.chart_block(PAGE, "drill", title, drill_figure(d, settings), drill_summary(d, settings, view),
-                              head, rows, csv=csv_href(metric, view, (dim,), across), notes=notes,
+                              head, rows, csv=csv_href(metric, view, (dim,), across, latest=True), notes=notes,
                               level=2)  # fmt: skip
 
 

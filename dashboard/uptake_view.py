@@ -311,7 +311,7 @@ def breakdown_chart(
         " ".join(p for p in parts if p),
         head,
         rows,
-        csv=downloads.csv_href(metric, base, (dim,)),
+        csv=downloads.csv_href(metric, base, (dim,), latest=True),
     )
 
 
@@ -373,7 +373,7 @@ def decision_block(r: Reader, view: View, base: View, metric: str, name: str) ->
         " ".join(p for p in parts if p),
         head,
         rows,
-        csv=downloads.csv_href(metric, base, ("service",)),
+        csv=downloads.csv_href(metric, base, ("service",), latest=True),
     )
 
 
@@ -437,7 +437,7 @@ def group_blocks(r: Reader, view: View, attr: str) -> list[Any]:
             " ".join(p for p in parts if p),
             head,
             rows,
-            csv=downloads.csv_href(UPTAKE, base, (attr,)),
+            csv=downloads.csv_href(UPTAKE, base, (attr,), latest=True),
         )
     )
     return out

@@ -202,9 +202,10 @@ def test_region_bars_show_the_query_layers_figures(demo):
     assert suppressed, "the 5,000-case demo store has small regions: the test needs one"
     for region in suppressed:
         assert region in text.split("not drawn:")[1]
-    # The download is the same breakdown and period range.
+    # The download is the same breakdown and the one period drawn, not the whole range.
     link = find(page, ids.download(PAGE, "region-bars")).href
-    assert "metric=coverage_per_1000" in link and "by=region" in link and f"to={end:%Y-%m}" in link
+    assert "metric=coverage_per_1000" in link and "by=region" in link
+    assert f"from={end:%Y-%m}&" in link and f"to={end:%Y-%m}" in link
     markup = table_markup(page, "region-bars")
     assert markup.startswith(f'<table id="{ids.table(PAGE, "region-bars")}"')
     assert markup.count('scope="col"') == 4 and markup.count('scope="row"') == len(settings.regions)
