@@ -128,15 +128,19 @@ def ratings_chart(ctx: Context) -> Block:
     parts[0] += _(": {n}.").format(n=n_phrase(metric, n)) if n is not None else _(".")
     scores = [_("{score}: {value}").format(score=lab, value=t) for lab, t in zip(labels, texts, strict=True)]
     parts.append(_(", ").join(scores) + _("."))
-    if values[3] is not None and values[4] is not None:
+    # The satisfied share is an indicator of its own (computed from the responses, with its
+    # own suppression), not the sum of two rounded, possibly suppressed bars.
+    satisfied = first_row(at_period(ctx.read("satisfied_share"), ctx.end))
+    if cell_state(satisfied) == "value":
         parts.append(_("{share} gave 4 or 5 (hatched bars).").format(
-            share=format_value(values[3] + values[4], "proportion")))  # fmt: skip
+            share=value_text(satisfied, "proportion", ctx.min_cell_size)))  # fmt: skip
     if any(v is not None for v in values):
         parts.append(_("Whiskers show the 95% interval."))
     head = [_("Score"), _("Share of responses"), _("95% interval"), n_heading(metric)]
     table = [[lab, t, interval_text(r, "proportion"), n_text(r)] for lab, t, r in zip(labels, texts, rows,
                                                                                         strict=True)]  # fmt: skip
-    return Chart(name, title, fig, sentence_join(parts), head, table, downloads.csv_href(metric, ctx.view, ("rating",), latest=True))
+    csv = downloads.csv_href(metric, ctx.view, ("rating",), latest=True)
+    return Chart(name, title, fig, sentence_join(parts), head, table, csv)
 
 
 def satisfaction_mean_chart(ctx: Context) -> Block:
@@ -230,7 +234,8 @@ def departments_chart(ctx: Context) -> Block:
             with_=value_text(hd, "days", ctx.min_cell_size),
             without=value_text(dd, "days", ctx.min_cell_size)))  # fmt: skip
     return Chart(
-        name, title, figure, sentence_join(summary), head, table, downloads.csv_href("handoff_rate", ctx.view, (dim,), latest=True),
+        name, title, figure, sentence_join(summary), head, table,
+        downloads.csv_href("handoff_rate", ctx.view, (dim,), latest=True),
         [(csv_label(m), downloads.csv_href(m, ctx.view, (dim,), latest=True)) for m in metrics[1:]],
     )  # fmt: skip
 

@@ -154,13 +154,16 @@ def test_missing_and_suppressed_scores(cell_store, settings):
             for s, v in (("3", 0.2), ("4", 0.4), ("5", 0.3))]  # fmt: skip
     rows += [{"metric": "rating_share", "period": before, "dims": {"rating": s}, "value": 0.2, "n": 6}
              for s in "12345"]  # fmt: skip
+    # The satisfied share is read from its own indicator (here not the bars' 40% + 30%).
+    rows += [{"metric": "satisfied_share", "period": last, "value": 0.714, "n": 60, "ci_low": 0.6, "ci_high": 0.8},
+             {"metric": "satisfied_share", "period": before, "value": 0.5, "n": 6}]  # fmt: skip
     put(cell_store, rows)
     chart = ev.ratings_chart(view_of(settings, cell_store))
     assert [r[1] for r in chart.rows] == ["No figure", "No figure", "20.0%", "40.0%", "30.0%"]
     assert [r[3] for r in chart.rows] == ["No figure", "No figure", "60", "60", "60"]
     assert list(chart.figure.data[0].y) == [None, None, 0.2, 0.4, 0.3]
     assert "1 out of 5: No figure, 2 out of 5: No figure, 3 out of 5: 20.0%" in chart.summary
-    assert "70.0% gave 4 or 5 (hatched bars)." in chart.summary
+    assert "71.4% gave 4 or 5 (hatched bars)." in chart.summary
     assert "October 2026: 60 responses." in chart.summary
 
     small = ev.ratings_chart(view_of(settings, cell_store, to="2026-09"))
