@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8050
 CASES  ?= 200000
 
-.PHONY: demo test install install-test browser postgres axe lint clean
+.PHONY: demo test install install-test browser postgres fonts axe lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ postgres:
 		echo "PostgreSQL tests need the server binaries: sudo apt-get install postgresql" >&2; exit 1; \
 	fi
 
+# The briefing (civic-metrics report) sets Chinese in Noto Sans CJK; its tests read PDFs with
+# poppler's pdftotext and pdfinfo. Its charts are drawn by Chromium (the browser target).
+fonts:
+	@if fc-list 2>/dev/null | grep -qi "Noto Sans CJK" && command -v pdftotext >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing fonts-noto-cjk and poppler-utils (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk poppler-utils >/dev/null; \
+	else \
+		echo "the briefing needs Noto CJK fonts and its tests poppler: sudo apt-get install fonts-noto-cjk poppler-utils" >&2; exit 1; \
+	fi
+
 # The accessibility test runs axe-core (from the npm registry) inside the pages.
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 $(AXE): | $(BIN)/python
@@ -58,7 +69,7 @@ $(AXE): | $(BIN)/python
 	fi
 axe: $(AXE)
 
-test: install-test browser postgres axe
+test: install-test browser postgres fonts axe
 	$(BIN)/ruff check dashboard metrics etl tests
 	CIVIC_METRICS_REQUIRE_POSTGRES=1 $(BIN)/pytest --headless -q
 

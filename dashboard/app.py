@@ -20,7 +20,7 @@ from dash import html
 from flask import Response, redirect, request
 from sqlalchemy import Engine
 
-from dashboard import data, downloads, i18n, ids, state, views
+from dashboard import briefings_view, data, downloads, i18n, ids, state, views
 from dashboard.i18n import _
 from metrics.config import Settings
 
@@ -151,6 +151,7 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
     app.server.add_url_rule("/lang/<code>", "switch_language", switch_language)
     app.server.after_request(remember_language)
     downloads.register(app.server)
+    briefings_view.register(app.server)
 
     def layout() -> Any:
         # A function, so the as-of date and the language are read on every page load.

@@ -10,7 +10,7 @@ page's sentences, and every cell is read through `metrics.query` with suppressio
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -20,7 +20,7 @@ from dashboard import data
 from dashboard.equal_service_view import Cell, Reader, at_period, gap_sentences, one_cell, reference_gaps
 from dashboard.filters import View
 from dashboard.formatting import add_months, format_count, format_value, period_label
-from dashboard.i18n import N_, _
+from dashboard.i18n import N_, _, lang
 from dashboard.labels import metric_name, value_label
 from dashboard.tiles import tile_data
 from dashboard.uptake_view import programmes, unclaimed_sentence, uptake_sentence
@@ -99,7 +99,6 @@ class Briefing:
     suppressed: int = 0
     as_of_utc: dt.datetime | None = None
     refresh_run_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_period(text: str) -> dt.date:
@@ -191,22 +190,17 @@ def gap_section(r: Reader, view: View) -> list[tuple[str, list[str]]]:
             sentences = gap_sentences(gaps, value_label(r.settings, attr, group.reference))
             if sentences:
                 heading = _("{indicator}, by {attribute}").format(
-                    indicator=metric_name(metric), attribute=group.label.get(_lang())
+                    indicator=metric_name(metric), attribute=group.label.get(lang())
                 )
                 out.append((heading, sentences))
     return out
 
 
-def _lang() -> str:
-    from dashboard.i18n import lang
-
-    return lang()
-
-
-def regional_sentences(r: Reader, view: View) -> list[str]:
-    """The spread between regions, from the indicators computed across them."""
+def regional_sentences(r: Reader, view: View) -> tuple[list[str], int]:
+    """The spread between regions, from the indicators computed across them, and how many
+    of those figures are suppressed."""
     assert view.end is not None
-    out = []
+    out, suppressed = [], 0
     for metric in ("service_standard_gap", "coverage_disparity_ratio"):
         if metric not in CATALOGUE:
             continue
@@ -222,7 +216,8 @@ def regional_sentences(r: Reader, view: View) -> list[str]:
             out.append(_("{name} between regions: {value}.").format(name=metric_name(metric), value=cell.text))
         else:
             out.append(_("{name} between regions: {reason}").format(name=metric_name(metric), reason=cell.text))
-    return out
+        suppressed += cell.state == "suppressed"
+    return out, suppressed
 
 
 def uptake_section(r: Reader, view: View) -> tuple[list[str], Table, int]:
@@ -307,7 +302,6 @@ def versions_line(metrics: list[str]) -> str:
 def build(engine: Engine, settings: Settings, period: dt.date) -> Briefing:
     """The briefing for the month starting `period`, in the current language (`i18n.use`).
     Raises NoFigures when the store holds none for that month."""
-    from dashboard.i18n import lang
     from metrics.lookups import with_store_lookups
 
     check_period(engine, period)
@@ -329,12 +323,13 @@ def build(engine: Engine, settings: Settings, period: dt.date) -> Briefing:
     suppressed = sum(h.state == "suppressed" for h in headlines)
     partial = partial_period_notice(run, settings, period, "month")
     uptake, uptake_table, hidden = uptake_section(r, view)
-    suppressed += hidden
+    regional, hidden_regional = regional_sentences(r, view)
+    suppressed += hidden + hidden_regional
     note = [
         as_of_detail(run, settings),
         _("Figures resting on fewer than {n} cases are suppressed, and so are figures from which one could be "
           "worked out; they are marked as suppressed, never shown as zero. Suppressed among the headline "
-          "figures and programmes here: {k}.").format(n=format_count(settings.privacy.min_cell_size),
+          "figures, regional gaps and programmes here: {k}.").format(n=format_count(settings.privacy.min_cell_size),
                                                       k=format_count(suppressed)),
         _("A change is described only where its 95% interval excludes no change; groups are compared with "
           "their reference group in the same way."),
@@ -359,7 +354,7 @@ def build(engine: Engine, settings: Settings, period: dt.date) -> Briefing:
                        _("Since a year earlier")],
         changes=change_sentences(engine, settings, view, version),
         gaps=gap_section(r, view),
-        regional=regional_sentences(r, view),
+        regional=regional,
         uptake=uptake,
         uptake_table=uptake_table,
         backlog=backlog_sentences(engine, settings, view, version),

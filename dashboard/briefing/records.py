@@ -67,6 +67,7 @@ def write(
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(rendered.content)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a briefing is for its readers
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
