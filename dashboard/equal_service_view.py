@@ -1075,9 +1075,9 @@ def region_blocks(r: Reader, view: View) -> list[Any]:
     if shown:
         parts.append(spread_text(shown))
         parts.append(whiskers_text(cells))
-        parts.append(
-            _("Based on {n} cases opened in the regions shown.").format(n=format_count(sum(c.n or 0 for c in shown)))
-        )
+        # Each figure's own n, not a total made here: a sum over the regions shown, set against
+        # everyone's figure, would tell what the suppressed regions hold together.
+        parts.append(_("The number of cases behind each region's figure is in the table."))
     else:
         parts.append(_("No region has a figure for this period."))
     if line is not None:
@@ -1230,9 +1230,7 @@ def group_blocks(r: Reader, view: View, attr: str) -> list[Any]:
     parts.append(whiskers_text(cells))
     shown = [c for c in cells if c.shown]
     if shown:
-        parts.append(
-            _("Based on {n} cases opened in the groups shown.").format(n=format_count(sum(c.n or 0 for c in shown)))
-        )
+        parts.append(_("The number of cases behind each group's figure is in the table."))
     if line is not None:
         parts.append(_("The dotted line is the figure for {where}, {value}.").format(where=where, value=overall.text))
     parts += hidden_text(cells)

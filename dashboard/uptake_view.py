@@ -55,7 +55,7 @@ from dashboard.equal_service_view import (
     whiskers_text,
 )
 from dashboard.filters import View
-from dashboard.formatting import format_count, format_value, period_label
+from dashboard.formatting import format_value, period_label
 from dashboard.i18n import _
 from dashboard.labels import dim_label, dim_values, metric_description, metric_name, slice_label, value_label
 from metrics.catalogue import CATALOGUE
@@ -288,11 +288,8 @@ def breakdown_chart(
         )
     if shown:
         parts.append(whiskers_text(cells))
-        parts.append(
-            _("Based on {n} eligible people in the categories shown.").format(
-                n=format_count(sum(c.n or 0 for c in shown))
-            )
-        )
+        # Each figure's own n, not a total made here (see the equal-service page).
+        parts.append(_("The number of eligible people behind each figure is in the table."))
     else:
         parts.append(_("No category has a figure for this period."))
     parts += hidden_text(cells)

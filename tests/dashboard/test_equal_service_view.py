@@ -197,7 +197,8 @@ def test_region_bars_show_the_query_layers_figures(demo):
     text = caption(page, "region-bars")
     assert f"Cases per 1,000 residents by region, {period_label(end, 'month')}" in text
     assert f"From {format_value(shown[0][0], 'per_1000')} in {shown[0][1]}" in text
-    assert f"Based on {format_count(sum(cells[r]['n'] for _, r in shown))} cases opened" in text
+    # No total is made in the dashboard: each figure's n is in the table.
+    assert "behind each region's figure is in the table" in text and "Based on" not in text
     suppressed = [r.id for r in settings.regions if cells.get(r.id) is not None and cells[r.id]["suppressed"]]
     assert suppressed, "the 5,000-case demo store has small regions: the test needs one"
     for region in suppressed:
@@ -454,7 +455,7 @@ def test_suppressed_and_missing_are_said_never_drawn_as_zero(small):
     assert list(bars["error_x"]["array"]) == pytest.approx([0.4])
     text = caption(page, "region-bars")
     assert "Northgate: 4.00 per 1,000." in text
-    assert "Based on 500 cases opened in the regions shown." in text
+    assert "500" not in text  # no sum beside everyone's figure to subtract from
     assert "Suppressed (fewer than 10 cases), not drawn: Fenwick." in text
     assert "Suppressed (would reveal a smaller suppressed figure), not drawn: Highmoor." in text
     assert "No figure, not drawn: Greenvale." in text
