@@ -149,6 +149,8 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.server.add_url_rule("/lang/<code>", "switch_language", switch_language)
+    app.server.before_request(i18n.start_request)
+    app.server.teardown_request(i18n.end_request)
     app.server.after_request(remember_language)
     downloads.register(app.server)
     briefings_view.register(app.server)

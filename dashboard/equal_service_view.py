@@ -301,7 +301,7 @@ def category_cells(
 ) -> list[Cell]:
     """One cell per category of `dim` in `df` (one period), configured categories first and in
     their order; a configured category without a cell is listed as having no figure."""
-    rows = {d.get(dim): r for d, r in zip(df["dims"], df.to_dict("records"), strict=True)}
+    rows = {d.get(dim): r for d, r in zip(df["dims"], data.records(df), strict=True)}
     order = [*values, *sorted(k for k in rows if k not in values)]
     return [make_cell(rows.get(v), unit, min_cell_size, v, value_label(settings, dim, v)) for v in order]
 
@@ -311,7 +311,7 @@ def period_cells(
 ) -> list[Cell]:
     """One cell per period of `periods` from a frame of one slice; a period without a cell has
     no figure (shown as missing, not dropped)."""
-    rows = {} if df is None else {r["period"]: r for r in df.to_dict("records")}
+    rows = {} if df is None else {r["period"]: r for r in data.records(df)}
     return [make_cell(rows.get(p), unit, min_cell_size, p.isoformat(), period_label(p, grain)) for p in periods]
 
 
@@ -321,7 +321,7 @@ def at_period(df: pd.DataFrame, period: dt.date) -> pd.DataFrame:
 
 def one_cell(df: pd.DataFrame | None, period: dt.date, unit: str, min_cell_size: int, label: str = "") -> Cell:
     """The cell of one slice's frame at `period`."""
-    rows = [] if df is None else at_period(df, period).to_dict("records")
+    rows = [] if df is None else data.records(at_period(df, period))
     return make_cell(rows[0] if rows else None, unit, min_cell_size, period.isoformat(), label)
 
 
@@ -573,7 +573,7 @@ def reference_gaps(
     """Each configured group of `attr` (cells of one period) against `reference`, through
     `metrics.comparisons.compare_with_reference`."""
     compared = comparisons.compare_with_reference(df, attr, reference, unit) if len(df) else df
-    rows = {d.get(attr): r for d, r in zip(compared["dims"], compared.to_dict("records"), strict=True)}
+    rows = {d.get(attr): r for d, r in zip(compared["dims"], data.records(compared), strict=True)}
     values = dim_values(settings, attr)
     out = []
     for v in [*values, *sorted(k for k in rows if k not in values)]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard import intervals, plot
+from dashboard import data, intervals, plot
 from dashboard.formatting import (
     axis_title,
     format_count,
@@ -50,7 +50,7 @@ def _base_layout(fig: plot.Figure, height: int) -> None:
 def _values(df: pd.DataFrame, col: str) -> list[float | None]:
     """A column with suppressed and missing figures as None, so Plotly leaves a gap."""
     out: list[float | None] = []
-    for row in df.to_dict("records"):
+    for row in data.records(df):
         v = row.get(col)
         out.append(float(v) if cell_state(row) == "value" and is_number(v) else None)
     return out
@@ -78,7 +78,7 @@ def trend_figure(
     lo = _values(df, "ci_low")
     hi = _values(df, "ci_high")
     fig = plot.Figure()
-    band = intervals.heading(df.to_dict("records"))
+    band = intervals.heading(data.records(df))
     if any(v is not None for v in lo) and any(v is not None for v in hi):
         fig.add_trace(
             plot.Scatter(
@@ -164,14 +164,14 @@ def trend_caption(
     if cell_state(latest) == "value":
         parts.append(_("{period}: {value}.").format(period=period_label(last, grain),
                                                   value=format_value(latest["value"], definition.unit)))  # fmt: skip
-    states = [cell_state(row) for row in df.to_dict("records")]
+    states = [cell_state(row) for row in data.records(df)]
     suppressed = [p for p, st in zip(df["period"], states, strict=True) if st == "suppressed"]
     missing = [p for p, st in zip(df["period"], states, strict=True) if st == "missing"]
     if "value" not in states:
         parts.append(_("Nothing is drawn: every period is suppressed or has no figure."))
     else:
         if df["ci_low"].notna().any() and df["ci_high"].notna().any():
-            parts.append(intervals.band_caption(df.to_dict("records")))
+            parts.append(intervals.band_caption(data.records(df)))
         if target is not None:
             parts.append(_("The dashed line is the target, {value}.").format(
                 value=format_value(target.target, definition.unit)))  # fmt: skip
@@ -243,7 +243,7 @@ def region_rows(
     figure rather than dropped silently.
     """
     names = names or {}
-    by_region = {row["dims"].get(dim): row for row in df.to_dict("records")}
+    by_region = {row["dims"].get(dim): row for row in data.records(df)}
     shown: list[dict[str, Any]] = []
     hidden: dict[str, list[str]] = {}
     for region in list(regions) + sorted(set(by_region) - set(regions)):
@@ -376,7 +376,7 @@ def table_rows(
 ) -> list[dict[str, str]]:
     """The trend's figures as text rows (period, value, cases, 95% interval) for a table."""
     out = []
-    for row in df.sort_values("period").to_dict("records"):
+    for row in data.records(df.sort_values("period")):
         state = cell_state(row)
         if state == "value":
             value = format_value(row["value"], definition.unit)

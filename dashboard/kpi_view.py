@@ -294,7 +294,7 @@ def window(periods: tuple[dt.date, ...] | list[dt.date], end: dt.date, size: int
 
 
 def _by_period(df: pd.DataFrame | None) -> dict[dt.date, dict[str, Any]]:
-    return {} if df is None else {row["period"]: row for row in df.to_dict("records")}
+    return {} if df is None else {row["period"]: row for row in data.records(df)}
 
 
 def kpi_rows(engine: Engine, settings: Settings, view: View, version: int | None) -> list[dict[str, Any]]:
@@ -470,8 +470,8 @@ def drill_data(engine: Engine, settings: Settings, view: View, version: int | No
             reference, kind = value_of(overall), "overall"
     now = df[df["period"] == view.end]
     then = df[df["period"] == before] if before else df.iloc[:0]
-    by_value = {row["dims"].get(dim): row for row in now.to_dict("records")}
-    then_by_value = {row["dims"].get(dim): row for row in then.to_dict("records")}
+    by_value = {row["dims"].get(dim): row for row in data.records(now)}
+    then_by_value = {row["dims"].get(dim): row for row in data.records(then)}
     fixed = view.slice().get(dim)
     values = [fixed] if fixed else list(dim_values(settings, dim))
     values += sorted(v for v in by_value if v not in values)

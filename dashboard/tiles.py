@@ -199,7 +199,7 @@ def tile_data(
     grain, sliced = view.grain, view.slice()
     where = slice_label(settings, sliced) if sliced else None
     cells = data.view_cells(engine, metric, view, version, settings.privacy.min_cell_size, whole_range=True)
-    by_period = {} if cells is None else {row["period"]: row for row in cells.to_dict("records")}
+    by_period = {} if cells is None else {row["period"]: row for row in data.records(cells)}
 
     def at(p: dt.date) -> dict[str, Any] | None:
         return by_period.get(p)

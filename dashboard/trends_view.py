@@ -203,7 +203,7 @@ def _x(periods: Any) -> list[pd.Timestamp]:
 
 
 def _known(df: pd.DataFrame) -> list[float | None]:
-    return [float(r["value"]) if cell_state(r) == "value" else None for r in df.to_dict("records")]
+    return [float(r["value"]) if cell_state(r) == "value" else None for r in data.records(df)]
 
 
 def control_figure(c: Control, drawn: pd.DataFrame, metric: str, view: View, shown_events: list[Annotation],
@@ -218,7 +218,7 @@ def control_figure(c: Control, drawn: pd.DataFrame, metric: str, view: View, sho
     lo = [float(v) if is_number(v) and y[i] is not None else None for i, v in enumerate(drawn.get("ci_low", []))]
     hi = [float(v) if is_number(v) and y[i] is not None else None for i, v in enumerate(drawn.get("ci_high", []))]
     if any(v is not None for v in lo) and any(v is not None for v in hi):
-        band = intervals.heading(drawn.to_dict("records"))
+        band = intervals.heading(data.records(drawn))
         fig.add_trace(plot.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False,
                                    connectgaps=False, name=band))
         fig.add_trace(plot.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND,
@@ -313,7 +313,7 @@ def control_caption(c: Control, drawn: pd.DataFrame, metric: str, view: View, se
         parts.append(_("Definition version {v} was published up to {last} (dash-dot line); the current version "
                        "recomputes every period, and the earlier figures are drawn dashed.").format(
             v=b.version, last=period_label(b.last, view.grain)))  # fmt: skip
-    states = [cell_state(r) for r in drawn.to_dict("records")]
+    states = [cell_state(r) for r in data.records(drawn)]
     suppressed = [p for p, s in zip(drawn["period"], states, strict=True) if s == "suppressed"]
     missing = [p for p, s in zip(drawn["period"], states, strict=True) if s == "missing"]
     if suppressed:
@@ -328,7 +328,7 @@ def control_rows(c: Control, drawn: pd.DataFrame, metric: str, view: View, setti
     mcs = settings.privacy.min_cell_size
     rules = {p: s for p, s in zip(c.cells["period"], c.cells["signals"], strict=True)}
     out = []
-    for r in drawn.to_dict("records"):
+    for r in data.records(drawn):
         cell = r if cell_state(r) != "missing" or is_number(r.get("definition_version")) else None
         version = r.get("definition_version")
         out.append([
@@ -357,7 +357,7 @@ def control_block(engine: Engine, settings: Settings, view: View, version: int |
     whole = replace(view, start=None, end=None)
     notes = [_("Every period in the store is shown, whatever the From and To filters say: an audit reads the "
                "whole series. The control limits come from its first {k} known periods.").format(k=BASELINE)]
-    head = [_("Period"), _("Value"), _("Based on (n)"), intervals.heading(drawn.to_dict("records")), _("Signal"),
+    head = [_("Period"), _("Value"), _("Based on (n)"), intervals.heading(data.records(drawn)), _("Signal"),
             _("Definition version")]  # fmt: skip
     across = "region" if CATALOGUE[metric].is_across else ""
     return blocks.chart_block(
@@ -415,7 +415,7 @@ def comparison_figure(cmp: Comparison, df: pd.DataFrame, metric: str, view: View
     unit = CATALOGUE[metric].unit
     fmt = unit_format(unit)
     fig = plot.Figure()
-    by_period = {r["period"]: r for r in df.to_dict("records")}
+    by_period = {r["period"]: r for r in data.records(df)}
     assert cmp.result is not None
     for side, periods, colour, symbol, mean in (
         (_("Before"), cmp.before, LINE, "circle", cmp.result.before_mean),
@@ -485,8 +485,8 @@ def comparison_block(engine: Engine, settings: Settings, view: View, version: in
             level=2)  # fmt: skip
     unit = CATALOGUE[metric].unit
     r = cmp.result
-    known_before = sum(value_of(c) is not None for c in df[df["period"].isin(cmp.before)].to_dict("records"))
-    known_after = sum(value_of(c) is not None for c in df[df["period"].isin(cmp.after)].to_dict("records"))
+    known_before = sum(value_of(c) is not None for c in data.records(df[df["period"].isin(cmp.before)]))
+    known_after = sum(value_of(c) is not None for c in data.records(df[df["period"].isin(cmp.after)]))
     interval = (_("{low} to {high}").format(low=difference(r.ci_low, unit), high=difference(r.ci_high, unit))
                 if r.ci_low is not None and r.ci_high is not None else _("No interval"))  # fmt: skip
     rows = [
@@ -565,7 +565,7 @@ def _when(value: Any) -> str:
 def etl_rows(engine: Engine, limit: int = RUNS) -> list[list[str]]:
     runs_ = run_log(engine, limit)
     out = []
-    for r in runs_.to_dict("records"):
+    for r in data.records(runs_):
         seconds = r.get("seconds")
         out.append([
             _when(r["started_at"]), str(r["job"]), _(OUTCOMES.get(r["status"], r["status"])),
@@ -578,7 +578,7 @@ def etl_rows(engine: Engine, limit: int = RUNS) -> list[list[str]]:
 
 def quarantine_rows(engine: Engine) -> list[list[str]]:
     counts = quarantine_counts(engine)
-    return [[str(r["job"]), str(r["rule"]), format_count(r["rows"])] for r in counts.to_dict("records")]
+    return [[str(r["job"]), str(r["rule"]), format_count(r["rows"])] for r in data.records(counts)]
 
 
 def operations_block(engine: Engine) -> html.Section:

@@ -231,7 +231,7 @@ def trend_block(engine: Engine, settings: Settings, metric: str, view: View, ver
         PAGE, "trend", heading,
         trend_figure(df, definition, target, view.grain),
         trend_caption(df, definition, where, target, view.grain),
-        [_("Period"), _("Value"), _(definition.n_means).capitalize(), intervals.heading(df.to_dict("records"))],
+        [_("Period"), _("Value"), _(definition.n_means).capitalize(), intervals.heading(data.records(df))],
         [[r["month"], r["value"], r["n"], r["interval"]] for r in rows],
         csv=csv_href(metric, view),
     )  # fmt: skip

@@ -548,14 +548,20 @@ def serve(obj: Ctx, host: str, port: int) -> None:
 
 
 def _warm_in_background(settings: Settings, engine: object) -> None:
-    """Suppression of the headline indicators is worked out while the server starts."""
+    """While the server starts: the suppression of the headline indicators, then every
+    table of cells the pages read, so no reader waits for a first read."""
     import threading
 
+    from dashboard import data
     from metrics.catalogue import CATALOGUE
     from metrics.query import warm
 
-    metrics = settings.dashboard.headline or tuple(CATALOGUE)
-    threading.Thread(target=warm, args=(engine, metrics, settings.privacy.min_cell_size), daemon=True).start()
+    def run() -> None:
+        metrics = settings.dashboard.headline or tuple(CATALOGUE)
+        warm(engine, metrics, settings.privacy.min_cell_size)  # type: ignore[arg-type]
+        data.warm(engine, settings.privacy.min_cell_size)  # type: ignore[arg-type]
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 @cli.command()

@@ -192,6 +192,20 @@ def breakdowns(engine: Engine, metric: str) -> list[str]:
     return sorted(rows)
 
 
+def tables(engine: Engine) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """Every table of cells the store holds for the catalogue's current definitions:
+    (metric, grain, breakdown, across)."""
+    t = MetricCell.__table__
+    q = select(t.c.metric, t.c.grain, t.c.dim_names, t.c.across, t.c.definition_version).distinct()
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return sorted(
+        (m, g, tuple(d.split(",")) if d else (), a)
+        for m, g, d, a, v in rows
+        if m in CATALOGUE and CATALOGUE[m].version == v
+    )
+
+
 def latest_refresh(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = (
