@@ -45,7 +45,7 @@ def months(engine: Engine, version: int | None) -> tuple[dt.date, ...]:
     return tuple(query.periods(engine, "month"))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=1024)  # every indicator of a few refreshes: eight thrashed on every page
 def breakdowns(engine: Engine, metric: str, version: int | None) -> tuple[str, ...]:
     return tuple(query.breakdowns(engine, metric))
 
