@@ -557,9 +557,12 @@ def _warm_in_background(settings: Settings, engine: object) -> None:
     from metrics.query import warm
 
     def run() -> None:
+        started = time.perf_counter()
         metrics = settings.dashboard.headline or tuple(CATALOGUE)
         warm(engine, metrics, settings.privacy.min_cell_size)  # type: ignore[arg-type]
-        data.warm(engine, settings.privacy.min_cell_size)  # type: ignore[arg-type]
+        tables = data.warm(engine, settings.privacy.min_cell_size)  # type: ignore[arg-type]
+        click.echo(f"civic-metrics dashboard: {tables} tables of cells read in {time.perf_counter() - started:.1f} s",
+                   err=True)  # fmt: skip
 
     threading.Thread(target=run, daemon=True).start()
 
