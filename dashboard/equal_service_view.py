@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 
 from dashboard import blocks, data, downloads, filters, ids, intervals, plot, views
 from dashboard.blocks import chart_block
-from dashboard.figures import BAND, LINE, REFERENCE, SELECTED, _base_layout
+from dashboard.figures import BAND, LINE, REFERENCE, SELECTED, _base_layout, vertical_line
 from dashboard.filters import View
 from dashboard.formatting import (
     NOT_AVAILABLE,
@@ -466,21 +466,6 @@ def nothing_to_draw(fig: plot.Figure, text: str) -> plot.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
-
-
-def vertical_line(fig: plot.Figure, x: float, label: str, dash: str) -> None:
-    """A labelled vertical reference line, its label above the plot clear of the bars."""
-    fig.add_vline(x=x, line={"color": REFERENCE, "dash": dash, "width": 1.5})
-    fig.add_annotation(
-        x=x,
-        y=1,
-        xref="x",
-        yref="paper",
-        yanchor="bottom",
-        showarrow=False,
-        text=label,
-        font={"color": REFERENCE, "size": 13},
-    )
 
 
 def bar_figure(
@@ -1369,6 +1354,17 @@ def across_block(r: Reader, view: View, metric: str, attr: str | None) -> Any:
     return block
 
 
+def groups_section(page: str, settings: Settings, view: View, attr: str, children: Sequence[Any]) -> html.Section:
+    """The section of one population-group attribute, saying which one is shown when the
+    reader chose none."""
+    note = []
+    if view.group is None:
+        note = [html.P(_("Showing {attr}, the first population-group attribute; choose another under Population "
+                         "group.").format(attr=dim_label(settings, attr)), className="block-note")]  # fmt: skip
+    title = _("By population group: {attr}").format(attr=dim_label(settings, attr))
+    return section(page, "groups", title, [*note, *children])
+
+
 def content(engine: Engine, settings: Settings, view: View) -> list[Any]:
     """What the page's filters redraw: every block for `view`."""
     r = Reader.of(engine, settings)
@@ -1379,24 +1375,7 @@ def content(engine: Engine, settings: Settings, view: View) -> list[Any]:
     attr = group_attribute(view, settings)
     out = [section(PAGE, "regions", _("By region"), [*region_blocks(r, view), coverage_trend_block(r, view)])]
     if attr is not None:
-        note = []
-        if view.group is None:
-            note = [
-                html.P(
-                    _(
-                        "Showing {attr}, the first population-group attribute; choose another under Population group."
-                    ).format(attr=dim_label(settings, attr)),
-                    className="block-note",
-                )
-            ]
-        out.append(
-            section(
-                PAGE,
-                "groups",
-                _("By population group: {attr}").format(attr=dim_label(settings, attr)),
-                [*note, *group_blocks(r, view, attr)],
-            )
-        )
+        out.append(groups_section(PAGE, settings, view, attr, group_blocks(r, view, attr)))
     out.append(
         section(
             PAGE,

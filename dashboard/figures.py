@@ -191,7 +191,7 @@ def _runs(periods: list[dt.date], grain: str) -> str:
     return _(", ").join(period_label(p, grain) for p in sorted(periods))
 
 
-def _reference_line(fig: plot.Figure, x: float, label: str, dash: str) -> None:
+def vertical_line(fig: plot.Figure, x: float, label: str, dash: str) -> None:
     """A vertical reference line labelled above the plot, clear of the bars."""
     fig.add_vline(x=x, line={"color": REFERENCE, "dash": dash, "width": 1.5})
     fig.add_annotation(
@@ -325,9 +325,9 @@ def region_figure(
         _nothing_to_draw(fig, _("Nothing to draw: no category has a figure for this period"))
         return fig
     if target is not None:
-        _reference_line(fig, target.target, _("Target {value}").format(value=format_value(target.target, unit)), "dash")
+        vertical_line(fig, target.target, _("Target {value}").format(value=format_value(target.target, unit)), "dash")
     elif is_number(overall):
-        _reference_line(fig, float(overall), _("Everyone {value}").format(value=format_value(overall, unit)), "dot")
+        vertical_line(fig, float(overall), _("Everyone {value}").format(value=format_value(overall, unit)), "dot")
     fig.update_xaxes(
         tickformat=unit_format(unit).axis_format,
         gridcolor="#e5e5e5",

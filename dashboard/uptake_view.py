@@ -34,6 +34,7 @@ from dashboard.equal_service_view import (
     gap_rows,
     gap_sentences,
     group_attribute,
+    groups_section,
     header,
     hidden_text,
     interval_name,
@@ -547,24 +548,7 @@ def content(engine: Engine, settings: Settings, view: View) -> list[Any]:
     out.append(section(PAGE, "programmes", _("By programme"), programme_blocks(r, view)))
     out.append(section(PAGE, "regions", _("By region"), region_blocks(r, view)))
     if attr is not None:
-        note = []
-        if view.group is None:
-            note = [
-                html.P(
-                    _(
-                        "Showing {attr}, the first population-group attribute; choose another under Population group."
-                    ).format(attr=dim_label(settings, attr)),
-                    className="block-note",
-                )
-            ]
-        out.append(
-            section(
-                PAGE,
-                "groups",
-                _("By population group: {attr}").format(attr=dim_label(settings, attr)),
-                [*note, *group_blocks(r, view, attr)],
-            )
-        )
+        out.append(groups_section(PAGE, settings, view, attr, group_blocks(r, view, attr)))
     out.append(section(PAGE, "trends", _("Over time"), trend_blocks(r, view)))
     return out
 
