@@ -8,14 +8,14 @@ table, never as 0 or a blank.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import filters, ids
 from dashboard.i18n import _
 
 GRAPH_CONFIG = {
@@ -112,3 +112,14 @@ def no_figures() -> dbc.Alert:
           "indicators with `civic-metrics metrics refresh`."),
         color="warning",
     )  # fmt: skip
+
+
+def page_body(page: str, header: Sequence[Any], view: Any, settings: Any, periods: Any, link: str,
+              content: Callable[[], Any], extra: Sequence[Any] | None = None,
+              tail: Sequence[Any] = ()) -> html.Div:  # fmt: skip
+    """A page with a filter bar: its header, the filters, then `content()` in the element
+    the page's callback redraws; before the first refresh, the header and what to run."""
+    if view.end is None:
+        return html.Div([*header, no_figures()])
+    bar = filters.filter_bar(page, view, settings, periods, link, extra=extra)
+    return html.Div([*header, bar, html.Div(content(), id=ids.content(page)), *tail])

@@ -762,14 +762,8 @@ def kpi_layout(engine: Engine, settings: Settings, base: str, params: dict[str, 
         html.H1(_("KPI tracker"), className="h3 mb-1"),
         html.P(as_of_detail(run, settings), className="text-body-secondary"),
     ]
-    if view.end is None:
-        return html.Div([*header, blocks.no_figures()])
     link = filters.href(base, replace(view, notices=()), {"indicator": metric, "drill": dim})
-    return html.Div(
-        [
-            *header,
-            filters.filter_bar(PAGE, view, settings, periods, link, extra=controls(settings, metric, dim)),
-            html.Div(content(engine, settings, view, version, metric, dim), id=ids.content(PAGE)),
-            dcc.Store(id=ids.block(PAGE, "grid-named")),
-        ]
-    )
+    return blocks.page_body(PAGE, header, view, settings, periods, link,
+                            lambda: content(engine, settings, view, version, metric, dim),
+                            extra=controls(settings, metric, dim),
+                            tail=[dcc.Store(id=ids.block(PAGE, "grid-named"))])  # fmt: skip

@@ -664,14 +664,8 @@ def trends_layout(engine: Engine, settings: Settings, base: str, params: dict[st
         html.H1(_("Trends and audit"), className="h3 mb-1"),
         html.P(as_of_detail(run, settings), className="text-body-secondary"),
     ]
-    if view.end is None:
-        return html.Div([*header, blocks.no_figures()])
     link = filters.href(base, replace(view, notices=()),
                         {"indicator": metric, "event": event.date.isoformat() if event else None})  # fmt: skip
-    return html.Div(
-        [
-            *header,
-            filters.filter_bar(PAGE, view, settings, periods, link, extra=controls(settings, metric, event)),
-            html.Div(content(engine, settings, view, version, metric, event), id=ids.content(PAGE)),
-        ]
-    )
+    return blocks.page_body(PAGE, header, view, settings, periods, link,
+                            lambda: content(engine, settings, view, version, metric, event),
+                            extra=controls(settings, metric, event))  # fmt: skip
