@@ -123,6 +123,10 @@ class MetricDefinition:
     # Kaplan-Meier figures: open cases count as waiting until as_of, so a later as_of can
     # change a period's figure with no case changing (metrics.incremental checks them).
     censored: bool = False
+    # A curve rather than one figure: the days at which it is read, each point a cell with
+    # the day in a pseudo-dimension of `n_whole_dims`. Its figures are shares, not times, so
+    # metrics.incremental tells which points a later as_of can move by these days instead.
+    curve_days: tuple[int, ...] = ()
 
     @property
     def is_across(self) -> bool:
@@ -278,6 +282,29 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         count=CASES,
         compute=timeliness.resolution_days_p90,
         censored=True,
+    ),
+    MetricDefinition(
+        id="still_open_share",
+        name=Text("Share still open, by days since opening", "按开立天数计仍未办结的比例"),
+        description=Text(
+            "Of the cases opened in the period, the share still not resolved a given number of days after "
+            "opening: the whole curve that the median and the 90% figure are two points of. Cases still "
+            "open count as waiting so far.",
+            "本期开立的案件中，开立若干天后仍未办结的比例：中位数和90%办结天数只是这条曲线上的两个点。"
+            "尚未办结的案件按已等待时间计入。",
+        ),
+        formula=f"Kaplan-Meier S(t) of closed_at - opened_at in days, open cases censored at as_of, at t = "
+        f"{', '.join(map(str, timeliness.SURVIVAL_DAYS))} (dimension {timeliness.SURVIVAL_DIM})",
+        unit="proportion",
+        direction="lower_is_better",
+        version=1,
+        family="timeliness",
+        n_means="cases opened",
+        count=CASES,
+        compute=timeliness.still_open_share,
+        n_whole_dims=(timeliness.SURVIVAL_DIM,),
+        censored=True,
+        curve_days=timeliness.SURVIVAL_DAYS,
     ),
     MetricDefinition(
         id="first_response_hours_median",
@@ -652,6 +679,8 @@ def validate_catalogue(defs: tuple[MetricDefinition, ...] = CATALOGUE_LIST) -> I
                 yield f"{m.id}: no description in {lang}"
         if m.unit == "proportion" and not (m.id.endswith("_rate") or m.id.endswith("_share")):
             yield f"{m.id}: a proportion's id must end in _rate or _share (the export contract relies on it)"
+        if m.curve_days and (not m.n_whole_dims or not m.censored):
+            yield f"{m.id}: a curve's points all rest on the slice's n and move with as_of (n_whole_dims, censored)"
         if not callable(m.compute):
             yield f"{m.id}: compute is not callable"
         if COUNTS.get(m.count.id) is not m.count:

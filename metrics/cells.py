@@ -192,6 +192,37 @@ def km_cells(k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray) -> pd
     )
 
 
+def km_curve_cells(
+    k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray, at: tuple[int, ...], dim: str
+) -> pd.DataFrame:
+    """The Kaplan-Meier curve S(a) of every cell at each time a of `at`, one row per cell and
+    time: the time is one more dimension `dim` of the cell (the day 7 point of the North's
+    curve is dims {region: North, dim: 7}), so the points are stored, suppressed, exported and
+    refreshed like any other cell. `rows` is the cell's cases, on which every point rests."""
+    sel = mask & (k.key >= 0)
+    r = grouped_km(k.key[sel], t[sel], event[sel], at=np.asarray(at, dtype=float))
+    assert r.curve is not None and r.curve_low is not None and r.curve_high is not None
+    base = k.frame(r.groups, rows=r.n)
+    name = ",".join(sorted([*filter(None, k.slicing.dim.split(",")), dim]))
+    frames = []
+    for j, a in enumerate(at):
+        # The slice's key with the time added, per label of the slicing (few) rather than per row.
+        point = np.array(
+            [cell_slice({**parts(k.slicing.dim, str(label)), dim: str(a)})[1] for label in k.slicing.labels],
+            dtype=object,
+        )
+        frames.append(
+            base.assign(
+                dim=name,
+                dim_value=point[r.groups % k.L] if r.groups.size else base["dim_value"],
+                value=r.curve[:, j],
+                ci_low=r.curve_low[:, j],
+                ci_high=r.curve_high[:, j],
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else base
+
+
 def median_cells(k: Keyed, mask: np.ndarray, x: np.ndarray) -> pd.DataFrame:
     sel = mask & (k.key >= 0)
     s = pd.Series(np.asarray(x, dtype=float)[sel]).groupby(k.key[sel])

@@ -334,8 +334,10 @@ class _Context:
         the whole curve stays as it was, figures not reached included)."""
         if data.cases.empty:
             return {}
-        waits = self._cell_extremes(data, (self.a0 - data.cases["opened_at"]).dt.total_seconds() / 86400.0, "min")
-        censored = [m for m in CATALOGUE.values() if m.censored]
+        wait = (self.a0 - data.cases["opened_at"]).dt.total_seconds() / 86400.0
+        waits = self._cell_extremes(data, wait, "min")
+        moved = [self._curve_points_appear(data, wait, recomputed)]
+        censored = [m for m in CATALOGUE.values() if m.censored and not m.curve_days]
         cols = (MetricCell.grain, MetricCell.period, MetricCell.dim_names, MetricCell.dims_key)
         with self.engine.connect() as conn:
             cells = pd.read_sql(
@@ -350,16 +352,44 @@ class _Context:
         key = ["grain", "period", "dim_names", "dims_key"]
         both = cells.merge(waits, on=key)
         both = both[~_in_touched(both, recomputed)]
-        doubt = both[both["longest"] >= both["extreme"]].drop_duplicates(key)[[*key, "extreme"]]
-        if doubt.empty:
-            return {}
-        closings = self._cell_extremes(self._long_closings(doubt), None, "max")
-        doubt = doubt.merge(closings.rename(columns={"extreme": "closing"}), on=key, how="left")
-        moved = doubt[doubt["closing"] > doubt["extreme"]]
+        doubt = both[both["longest"] >= both["extreme"]][[*key, "extreme"]]
+        doubt = pd.concat([doubt, self._curves_in_doubt(waits, recomputed)]).drop_duplicates(key)
+        if not doubt.empty:
+            closings = self._cell_extremes(self._long_closings(doubt), None, "max")
+            doubt = doubt.merge(closings.rename(columns={"extreme": "closing"}), on=key, how="left")
+            moved.append(doubt.loc[doubt["closing"] > doubt["extreme"], ["grain", "period"]])
+        moved = pd.concat(moved, ignore_index=True)
         return {
             g: np.unique(moved.loc[moved["grain"] == g, "period"].to_numpy().astype("datetime64[D]"))
             for g in self.settings.metrics.grains
         }
+
+    @staticmethod
+    def _curves_in_doubt(waits: pd.DataFrame, recomputed: dict[str, np.ndarray]) -> pd.DataFrame:
+        """Cells whose stored curve points (indicators with `curve_days`) an open case's longer
+        wait can move: one whose wait is no longer than the last point's day stays at risk past
+        it. As for the quantiles, they move only if some case of the cell closed after a longer
+        time than that wait (checked with them); otherwise the curve stays flat after it."""
+        last_point = max((max(m.curve_days) for m in CATALOGUE.values() if m.curve_days), default=None)
+        if last_point is None or waits.empty:
+            return waits.iloc[:0]
+        return waits[(waits["extreme"] <= last_point).to_numpy() & ~_in_touched(waits, recomputed)]
+
+    def _curve_points_appear(self, data: CaseData, wait: pd.Series, recomputed: dict[str, np.ndarray]
+                             ) -> pd.DataFrame:  # fmt: skip
+        """(grain, period) of the cells where a curve point turns from unknown to known: a
+        point past every case's time is unknown, and the cell's longest open wait, the longest
+        time any case of it is followed when no closure took longer, reaches a stored day
+        between the last as_of and this one. (When a closure took longer, the cell is in doubt
+        anyway: `_curves_in_doubt`.)"""
+        days = np.array(sorted({d for m in CATALOGUE.values() for d in m.curve_days}), dtype=float)
+        if not days.size or data.cases.empty:
+            return pd.DataFrame(columns=["grain", "period"])
+        longest = self._cell_extremes(data, wait, "max")
+        since = (self.a1 - self.a0).total_seconds() / 86400.0
+        reached = longest["extreme"].to_numpy(dtype=float)
+        crosses = np.searchsorted(days, reached, side="right") < np.searchsorted(days, reached + since, side="right")
+        return longest.loc[crosses & ~_in_touched(longest, recomputed), ["grain", "period"]]
 
     def _cell_extremes(self, data: CaseData, x: pd.Series | None, how: str) -> pd.DataFrame:
         """min or max of a per-case value (default: days to closing) in every cell the

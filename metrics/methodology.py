@@ -25,7 +25,7 @@ from metrics.catalogue import CATALOGUE_LIST, COUNTS, IDENTITIES, MetricDefiniti
 from metrics.comparisons import COMPARABLE_UNITS, comparable
 from metrics.config import PrivacySettings
 from metrics.indicators.experience import FCR_WINDOW, REPEAT_WINDOW
-from metrics.indicators.timeliness import BACKLOG_AGE_BANDS, PROVISIONAL_SHARE
+from metrics.indicators.timeliness import BACKLOG_AGE_BANDS, PROVISIONAL_SHARE, SURVIVAL_DAYS, SURVIVAL_DIM
 from metrics.indicators.uptake import UPTAKE_GRAINS
 from metrics.stats import KM_TOLERANCE
 
@@ -38,6 +38,7 @@ REPEAT_DAYS = REPEAT_WINDOW.days
 FCR_DAYS = FCR_WINDOW.days
 PROVISIONAL_PCT = f"{PROVISIONAL_SHARE:.0%}"
 KM_TOL = f"{KM_TOLERANCE:.0e}".replace("e-0", "e-")  # 1e-9
+CURVE_DAYS = ", ".join(map(str, SURVIVAL_DAYS))
 
 # Families in the order of METRICS.md: (catalogue key, heading, what the family asks).
 FAMILIES: tuple[tuple[str, Text, Text], ...] = (
@@ -133,6 +134,10 @@ LABELS: dict[str, Text] = {
         "no: not broken down by population group",
         "否：未按人口群体分解",
     ),
+    "not_curve": Text(
+        "no: every point of a group's curve carries its own interval; compare the groups' curves side by side",
+        "否：各群体曲线的每个点都有各自的区间；请并列比较各群体的曲线",
+    ),
     "yes_compared": Text(
         "yes, ratio and difference with MOVER 95% intervals (see Uncertainty)",
         "是，比值与差值，附 MOVER 95% 区间",
@@ -173,6 +178,12 @@ INTERVALS: dict[str, str] = {
         "estimate (the note says so), because the estimate of eligible people is then the larger uncertainty."
     ),
     "resolution_days_p90": KM,
+    "still_open_share": (
+        "95% pointwise log-log interval of S(t) with Greenwood's variance (the interval of "
+        '`scipy.stats.ecdf(...).sf.confidence_interval(method="log-log")`, the one the medians are read off), '
+        "for each day on its own, not for the whole curve at once. Before the first closure S is 1 and the "
+        "interval has no width, as scipy's; where S has fallen to 0 it is 0 to 0."
+    ),
     "first_response_hours_median": "none: a plain sample median.",
     "backlog_overdue": NONE_COUNT,
     "unclaimed_estimate": "none (its uncertainty is mostly that of the eligible-population estimate).",
@@ -200,6 +211,8 @@ INTERVALS: dict[str, str] = {
 
 # Indicators with a comparable unit that are never broken down by a population group.
 NO_GROUP_BREAKDOWN = frozenset({"rating_share"})
+# Curves: broken down by group, but each day's point is not compared with the reference group.
+CURVES = frozenset({"still_open_share"})
 
 # Breakdowns that differ from the default (the whole population and every configured dimension).
 ALL_DIMS = Text(
@@ -229,6 +242,11 @@ BREAKDOWNS: dict[str, str] = {
     "timeliness_ratio": EVERY_DIM,
     "backlog_age": "the whole population only, one cell per band of time waiting (dimension `backlog_age`)",
     "rating_share": "the whole population only, one cell per score (dimension `rating`)",
+    "still_open_share": (
+        f"every slice of the other timeliness indicators, one cell per slice and day (dimension `{SURVIVAL_DIM}`, "
+        f"days {CURVE_DAYS}): the whole population's curve is `--by {SURVIVAL_DIM}`, a region's "
+        f"`--by {SURVIVAL_DIM} --by region`"
+    ),
 }
 
 # --------------------------------------------------------------------------------------
@@ -382,6 +400,22 @@ CAVEATS: dict[str, tuple[str, ...]] = {
         *KM_CAVEATS,
         'Reaching S(t) <= 0.1 needs nine in ten cases closed, so the p90 is "not reached" for more (and '
         "older) cohorts than the median, and its interval is more often open above.",
+    ),
+    "still_open_share": (
+        *KM_CAVEATS[::2],
+        f"The curve is stored at {CURVE_DAYS} days after opening (elapsed days, fractional durations): a "
+        "point is S at that day, the share of the period's cases estimated to be still open then, computed "
+        "with the same estimator, cases and censoring as `resolution_days_median`. The median is the first "
+        "closure time at which S falls to 0.5, so S is at most 0.5 at every stored day from the median on, "
+        "and above it at every stored day before.",
+        "A day later than the longest time any case of the cohort has been followed (the oldest open case's "
+        "wait, or the last closure) is null with the note \"not known\", not carried forward, unless every "
+        "case has closed by then (then 0): recent cohorts have points only up to their age.",
+        "`n` is the cases of the cohort, the same for every day of a slice's curve, so a slice's curve is "
+        "shown or suppressed whole, exactly where `resolution_days_median` is. Late points rest on the few "
+        "cases still followed then, and their intervals widen accordingly; the number at risk is not "
+        "published, as it can be small.",
+        COHORT_RECENT,
     ),
     "first_response_hours_median": (
         "A plain median over the cases that have had a first response by `as_of`: cases still waiting for "
@@ -610,7 +644,7 @@ CONVENTIONS = """\
   of its own, shown and compared like any other. Residents per combined slice come from the population table
   where it gives them (region x group); two group attributes at once are never given, so such a rate per
   1,000 residents is null with a note. `backlog_age` and `rating_share` keep their own bands and are not
-  combined.
+  combined; `still_open_share` adds its day (dimension `days`) to every slice.
 - **Durations** are computed exactly from the timestamps (METRICS.md also allows one-minute histograms; they
   are not used)."""
 
@@ -633,6 +667,9 @@ in the data (wrong dates, missing citizen keys, out-of-date populations) nor non
   which the lower and upper curves first reach the level. When the upper curve never falls that far the upper
   limit is null (open above) while the quantile itself is known; when `S` never reaches the level, the
   quantile is null with a "not reached" note.
+- **The resolution curve** (`still_open_share`): `S(t)` itself at each stored day, with the same pointwise
+  log-log interval (not the Wilson interval of other proportions: `S` is a product-limit estimate, not a
+  share of `n`).
 - **Means** (`satisfaction_mean`): normal interval, mean ± 1.96 s / sqrt(n), `s` the sample standard
   deviation.
 - **No interval**: counts of cases (they are not estimates from a sample), the plain medians
@@ -818,6 +855,8 @@ def _compared(m: MetricDefinition) -> str:
     """The label key saying whether (and why not) `m` is compared with the reference group."""
     if m.id in NO_GROUP_BREAKDOWN:
         return "not_by_group"
+    if m.id in CURVES:
+        return "not_curve"
     if comparable(m.unit):
         return "yes_compared"
     return "not_across" if m.is_across else "not_count"

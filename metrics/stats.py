@@ -55,9 +55,14 @@ class KMResult:
     p90: np.ndarray
     p90_low: np.ndarray
     p90_high: np.ndarray
+    # S itself and its interval at the times `at` given to grouped_km, one row per group
+    # and one column per time; NaN where S is unknown (past the group's last observation).
+    curve: np.ndarray | None = None
+    curve_low: np.ndarray | None = None
+    curve_high: np.ndarray | None = None
 
 
-def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
+def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray, at: np.ndarray | None = None) -> KMResult:
     """Kaplan-Meier estimates for many groups at once.
 
     group: integer code per observation; t: duration; event: True if the event (closure)
@@ -65,13 +70,21 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
     observations at an event time are still at risk at that time. The median's 95%
     interval is read off the pointwise log-log interval of S (Greenwood variance), the
     same interval as `scipy.stats.ecdf(...).sf.confidence_interval(method="log-log")`.
+
+    With `at` (times), the curve S(a) and that interval at each time a are returned too
+    (`curve`, `curve_low`, `curve_high`): 1 before a group's first event (where the
+    interval has no width, as scipy's), and unknown (NaN) after the group's last observed
+    time unless S has fallen to 0 by then, since no case of the group was followed that
+    long and carrying the last value forward would claim what was never observed.
     """
     group = np.asarray(group, dtype=np.int64)
     t = np.asarray(t, dtype=float)
     event = np.asarray(event, dtype=bool)
+    at = None if at is None else np.asarray(at, dtype=float)
     if group.size == 0:
         empty = np.array([], dtype=float)
-        return KMResult(np.array([], dtype=np.int64), *([empty] * 8))
+        curve = None if at is None else np.empty((0, at.size))
+        return KMResult(np.array([], dtype=np.int64), *([empty] * 8), curve, curve, curve)
     order = np.lexsort((t, group))
     g, tt, ee = group[order], t[order], event[order]
 
@@ -114,6 +127,10 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
 
     level = 0.5 + KM_TOLERANCE
     tenth = 0.1 + KM_TOLERANCE
+    curve = curve_low = curve_high = None
+    if at is not None:
+        last_seen = tt[start + sizes - 1]  # times are sorted within each group
+        curve, curve_low, curve_high = _curve_at(at, k, rg, rt, (surv, s_low, s_high), last_seen)
     return KMResult(
         groups=groups,
         n=sizes.astype(float),
@@ -124,7 +141,32 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray) -> KMResult:
         p90=first_time(surv <= tenth),
         p90_low=first_time(s_low <= tenth),
         p90_high=first_time(s_high <= tenth),
+        curve=curve,
+        curve_low=curve_low,
+        curve_high=curve_high,
     )
+
+
+def _curve_at(
+    at: np.ndarray, k: int, rg: np.ndarray, rt: np.ndarray, steps: tuple[np.ndarray, ...], last_seen: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The step functions `steps` (S and its bounds, one value per event row `rg`, `rt`, sorted
+    by group then time) read at the times `at`, per group: (k, len(at)) arrays each."""
+    first_row = np.searchsorted(rg, np.arange(k), side="left")
+    events_by_group = np.bincount(rg, minlength=k)
+    # Where S reached 0 (everyone closed), it stays 0 whatever the time.
+    ends_at_zero = np.zeros(k, dtype=bool)
+    has_events = events_by_group > 0
+    ends_at_zero[has_events] = steps[0][first_row[has_events] + events_by_group[has_events] - 1] <= 0
+    out = [np.empty((k, at.size)) for _ in steps]
+    for j, a in enumerate(at):  # loops over the few times asked for, not over cases
+        passed = np.bincount(rg[rt <= a], minlength=k)
+        row = np.maximum(first_row + passed - 1, 0)
+        known = (a <= last_seen) | ends_at_zero
+        for o, step in zip(out, steps, strict=True):
+            values = step[row] if step.size else np.ones(k)
+            o[:, j] = np.where(known, np.where(passed > 0, values, 1.0), np.nan)
+    return tuple(out)
 
 
 def _grouped_cumprod(g: np.ndarray, x: np.ndarray) -> np.ndarray:

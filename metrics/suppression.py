@@ -261,11 +261,15 @@ def _plain_dims(cells: pd.DataFrame, defs: dict[str, MetricDefinition]) -> pd.Se
     whole = {m: d.n_whole_dims for m, d in defs.items() if d.n_whole_dims}
     if not whole:
         return dims_key
-    return pd.Series(
-        [_join(p for p in _split(k) if p[0] not in whole[m]) if m in whole else k
-         for m, k in zip(cells["metric"], dims_key, strict=True)],
-        index=cells.index,
-    )  # fmt: skip
+    # Once per distinct (indicator, key), not per cell: a curve has a cell per day in every
+    # period, over a hundred thousand of them, but only a few hundred distinct keys.
+    out = dims_key.to_numpy(dtype=object).copy()
+    metric = cells["metric"].to_numpy()
+    for m, dims in whole.items():
+        mine = metric == m
+        codes, keys = pd.factorize(out[mine])
+        out[mine] = np.array([_join(p for p in _split(k) if p[0] not in dims) for k in keys], dtype=object)[codes]
+    return pd.Series(out, index=cells.index)
 
 
 def _bindings(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import concat, keyed, km_cells, median_cells, opened_period, sum_cells
+from metrics.cells import concat, keyed, km_cells, km_curve_cells, median_cells, opened_period, sum_cells
 from metrics.periods import period_last_day
 from metrics.stats import wilson
 
@@ -40,6 +40,29 @@ def resolution_days_median(data: CaseData) -> pd.DataFrame:
 def resolution_days_p90(data: CaseData) -> pd.DataFrame:
     everyone = np.ones(len(data.cases), dtype=bool)
     return km_indicator(data, everyone, data.cases["closed"].to_numpy(), quantile="p90")
+
+
+# The days since opening at which the resolution curve is stored: dense where most cases
+# close, sparse in the long tail, up to a year. One list, read by the indicator, the
+# dashboard and the methodology.
+SURVIVAL_DAYS = (1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
+# The pseudo-dimension of a curve point's cell: {"days": "7"} is the point after 7 days.
+SURVIVAL_DIM = "days"
+NOT_OBSERVED = "not known: no case of the cohort has been followed this long yet"
+
+
+def still_open_share(data: CaseData) -> pd.DataFrame:
+    """The Kaplan-Meier curve of resolution: the share of a period's cases still open after
+    each of SURVIVAL_DAYS days, the same estimator, cases and censoring as
+    resolution_days_median (whose median is where this curve falls to 0.5)."""
+    everyone = np.ones(len(data.cases), dtype=bool)
+    t, closed = data.cases["duration_days"].to_numpy(), data.cases["closed"].to_numpy()
+    df = concat(
+        [km_curve_cells(k, everyone, t, closed, SURVIVAL_DAYS, SURVIVAL_DIM) for k in keyed(data, opened_period(data))]
+    )
+    df["n"] = df["rows"]
+    df.loc[df["value"].isna(), "note"] = NOT_OBSERVED
+    return df
 
 
 def first_response_hours_median(data: CaseData) -> pd.DataFrame:

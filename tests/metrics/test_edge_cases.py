@@ -68,7 +68,8 @@ def all_open(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_indicator_exports_when_all_cases_are_open(all_open: Path) -> None:
     for metric, definition in CATALOGUE.items():
-        args = {"rating_share": ("--by", "rating"), "backlog_age": ("--by", "backlog_age")}.get(metric, ())
+        args = {"rating_share": ("--by", "rating"), "backlog_age": ("--by", "backlog_age"),
+                "still_open_share": ("--by", "days")}.get(metric, ())  # fmt: skip
         records = export(all_open, metric, *args)
         assert all(r["value"] is None or np.isfinite(r["value"]) for r in records), metric
         if definition.unit == "proportion":

@@ -38,13 +38,16 @@ def scipy_km(t: np.ndarray, e: np.ndarray) -> tuple[float, ...]:
     return first(p, 0.5), first(low, 0.5), first(high, 0.5), first(p, 0.1), first(low, 0.1), first(high, 0.1)
 
 
+def flat(groups: list[list[tuple[float, bool]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group codes, durations and events of groups of (duration, closed) rows."""
+    g = np.concatenate([np.full(len(rows), i) for i, rows in enumerate(groups)])
+    return g, np.array([d for rows in groups for d, _ in rows]), np.array([ev for rows in groups for _, ev in rows])
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(durations, min_size=1, max_size=4))
 def test_grouped_km_matches_scipy_for_every_group(groups: list[list[tuple[float, bool]]]) -> None:
-    g = np.concatenate([np.full(len(rows), i) for i, rows in enumerate(groups)])
-    t = np.array([d for rows in groups for d, _ in rows])
-    e = np.array([ev for rows in groups for _, ev in rows])
-    r = grouped_km(g, t, e)
+    r = grouped_km(*flat(groups))
     assert r.groups.tolist() == list(range(len(groups)))
     for i, rows in enumerate(groups):
         ti = np.array([d for d, _ in rows])
@@ -59,6 +62,83 @@ def test_grouped_km_matches_scipy_for_every_group(groups: list[list[tuple[float,
         median = want[0]
         if not np.isnan(median):
             assert r.median_low[i] <= median and (np.isnan(r.median_high[i]) or median <= r.median_high[i])
+
+
+def product_limit(t: list[float], e: list[bool], at: float) -> float | None:
+    """S(at) the slow, textbook way: the product over event times u <= at of 1 - d(u) / r(u),
+    r(u) counting everyone with a time >= u (censored at u included); None past the last
+    observed time unless S is 0 by then."""
+    s = 1.0
+    for u in sorted({ti for ti, ei in zip(t, e, strict=True) if ei and ti <= at}):
+        at_risk = sum(1 for ti in t if ti >= u)
+        closed = sum(1 for ti, ei in zip(t, e, strict=True) if ei and ti == u)
+        s *= 1 - closed / at_risk
+    return s if at <= max(t) or s == 0 else None
+
+
+AT = np.array([0.0, 0.5, 1, 2, 3, 5, 7.25, 10, 12])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(durations, min_size=1, max_size=4))
+def test_grouped_km_curve_is_the_product_limit_estimate_and_scipys(groups: list[list[tuple[float, bool]]]) -> None:
+    """Quarter days from 0 to 10 make many ties, between closures and with censored cases."""
+    r = grouped_km(*flat(groups), at=AT)
+    assert r.curve is not None and r.curve_low is not None and r.curve_high is not None
+    assert r.curve.shape == (len(groups), AT.size)
+    for i, rows in enumerate(groups):
+        ti, ei = [d for d, _ in rows], [ev for _, ev in rows]
+        want = [product_limit(ti, ei, a) for a in AT]
+        got = r.curve[i]
+        assert [x is None for x in want] == np.isnan(got).tolist()
+        np.testing.assert_allclose([np.nan if x is None else x for x in want], got, rtol=0, atol=1e-12)
+        if not any(ei):  # scipy needs a closure; the curve is 1 wherever it is known
+            assert np.all(got[~np.isnan(got)] == 1.0)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tt, ee = np.array(ti), np.array(ei)
+            res = stats.ecdf(stats.CensoredData(uncensored=tt[ee], right=tt[~ee]))
+            ci = res.sf.confidence_interval(method="log-log")
+        known = ~np.isnan(got)
+        np.testing.assert_allclose(got[known], res.sf.evaluate(AT[known]), rtol=0, atol=1e-12)
+        # scipy's interval; it is undefined (NaN) where S is 0 or 1, where the curve is certain.
+        low, high = ci.low.evaluate(AT[known]), ci.high.evaluate(AT[known])
+        assert np.all(np.isin(got[known][np.isnan(low) | np.isnan(high)], [0.0, 1.0]))
+        for bound, theirs in ((r.curve_low, low), (r.curve_high, high)):
+            np.testing.assert_allclose(bound[i][known], np.where(np.isnan(theirs), got[known], theirs), atol=1e-9)
+        assert np.all(r.curve_low[i][known] <= got[known] + 1e-12)
+        assert np.all(got[known] <= r.curve_high[i][known] + 1e-12)
+        assert np.all(np.isnan(r.curve_low[i][~known]) & np.isnan(r.curve_high[i][~known]))
+        # The median is where this curve falls to 0.5: at or below it from the median on.
+        if not np.isnan(r.median[i]):
+            from_median = AT >= r.median[i]  # noqa: SIM300 (the days read against the median)
+            assert np.all(got[known & from_median] <= 0.5 + 1e-9) and np.all(got[known & ~from_median] > 0.5 + 1e-9)
+
+
+def test_grouped_km_curve_golden() -> None:
+    """Ten cases worked by hand. Times (+ = still open): 1, 1, 2+, 3, 3, 3+, 5, 8+, 9, 9+.
+    At 1: 10 at risk, 2 close, S = 8/10. At 3: 7 at risk (2+ left), 2 close, S = 8/10 * 5/7.
+    At 5: 4 at risk, 1 closes, S = 8/10 * 5/7 * 3/4. At 9: 2 at risk (8+ left), 1 closes,
+    S = 8/10 * 5/7 * 3/4 * 1/2. Nobody is followed past 9, so S(10) is unknown."""
+    t = np.array([1, 1, 2, 3, 3, 3, 5, 8, 9, 9], dtype=float)
+    e = np.array([1, 1, 0, 1, 1, 0, 1, 0, 1, 0], dtype=bool)
+    r = grouped_km(np.zeros(10, dtype=int), t, e, at=np.array([0.5, 1, 2, 3, 4, 5, 8, 9, 10]))
+    s1, s3, s5, s9 = 8 / 10, 8 / 10 * 5 / 7, 8 / 10 * 5 / 7 * 3 / 4, 8 / 10 * 5 / 7 * 3 / 4 * 1 / 2
+    np.testing.assert_allclose(r.curve[0], [1, s1, s1, s3, s3, s5, s5, s9, np.nan], rtol=0, atol=1e-12)
+    # Greenwood at 1: var(log S) = 2 / (10 * 8); the log-log bounds are exp(-exp(log(-log S) -+ z se)).
+    se = np.sqrt(2 / (10 * 8)) / abs(np.log(s1))
+    z = stats.norm.ppf(0.975)
+    assert r.curve_low[0][1] == pytest.approx(np.exp(-np.exp(np.log(-np.log(s1)) + z * se)), abs=1e-12)
+    assert r.curve_high[0][1] == pytest.approx(np.exp(-np.exp(np.log(-np.log(s1)) - z * se)), abs=1e-12)
+    # The median (S <= 0.5 first at 5, where S = 3/7) agrees with the curve.
+    assert r.median[0] == 5.0 and s3 > 0.5 >= s5
+
+
+def test_grouped_km_curve_stays_at_zero_once_everyone_closed() -> None:
+    r = grouped_km(np.zeros(3, dtype=int), np.array([1.0, 2, 2]), np.ones(3, dtype=bool), at=np.array([1.5, 2, 30]))
+    np.testing.assert_allclose(r.curve[0], [1 - 1 / 3, 0, 0], rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(r.curve_low[0][1:], [0, 0])
 
 
 def test_km_median_not_reached_when_fewer_than_half_close() -> None:

@@ -49,8 +49,11 @@ COUNT = {
     "uptake_rate": "eligible", "unclaimed_estimate": "eligible",
     "coverage_disparity_ratio": "cases", "coverage_gini": "cases", "coverage_theil": "cases",
     "coverage_theil_between": "cases", "coverage_theil_within": "cases", "service_standard_gap": "determined",
-    "timeliness_ratio": "cases",
+    "timeliness_ratio": "cases", "still_open_share": "cases",
 }  # fmt: skip
+# Pseudo-dimensions whose categories all rest on the whole slice's n: each score's share on all
+# the ratings, each day of the resolution curve on all the cases opened.
+WHOLE = {"rating_share": "rating", "still_open_share": "days"}
 OVER_TIME = {"cases", "handoff", "direct", "applications", "decided", "determined", "ratings", "closed",
              "first_response", "keyed"}  # fmt: skip
 
@@ -100,8 +103,8 @@ def leaks(
             node: Any = ("across", i)
             across_cells.append((i, metric, grain, period, dims, across))
         else:
-            if metric == "rating_share":  # every score's share rests on all ratings
-                dims = frozenset(p for p in dims if p[0] != "rating")
+            if metric in WHOLE:
+                dims = frozenset(p for p in dims if p[0] != WHOLE[metric])
             node = (COUNT[metric], grain, period, dims)
             by_table[(metric, grain, period)].append((dims, k, pd.notna(value)))
         n[node] = k

@@ -410,6 +410,53 @@ def test_headline_figures_agree_with_the_data_readme(name: str, store, raw) -> N
         assert rec["denominator"] == closed_with_due + spec.readme_open_past_due
 
 
+# The days the product stores its curve at, written out: this file uses no product code.
+CURVE_DAYS = (1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
+
+
+def km_curve(days: np.ndarray, closed: np.ndarray) -> list[float | None]:
+    """S at each of CURVE_DAYS on scipy's product-limit curve; None past the longest time
+    any case was followed, unless every case has closed by then."""
+    if not closed.any():
+        return [1.0 if d <= days.max() else None for d in CURVE_DAYS]
+    sf = stats.ecdf(stats.CensoredData(uncensored=days[closed], right=days[~closed])).sf
+    return [float(sf.evaluate(d)) if d <= days.max() or sf.evaluate(d) == 0 else None for d in CURVE_DAYS]
+
+
+@pytest.mark.parametrize("by", BREAKDOWNS, ids=["all", "region"])
+@pytest.mark.parametrize("name", NAMES)
+def test_still_open_share_is_the_km_curve(name: str, by, store, raw) -> None:
+    """The resolution curve at every stored day is scipy's Kaplan-Meier estimate of the raw
+    file's cells, and falls to one half exactly where the stored median says."""
+    s = store(name)
+    _, records = s.export("still_open_share", "year", ("days", *by))
+    got: dict[Key, dict[int, dict]] = {}
+    for r in records:
+        got.setdefault((r["period"], r["dims"].get("region")), {})[int(r["dims"]["days"])] = r
+    expected = {k: (len(p), km_curve(p["days"].to_numpy(), p["closed"].to_numpy()))
+                for k, p in cell_keys(raw(name).good, "year", by)}  # fmt: skip
+    assert sorted(got) == sorted(expected)
+    _, medians = s.export("resolution_days_median", "year", by)
+    median = {(r["period"], r["dims"].get("region")): r["value"] for r in medians}
+    compared = 0
+    for key, (n, curve) in expected.items():
+        assert sorted(got[key]) == list(CURVE_DAYS)
+        for day, want in zip(CURVE_DAYS, curve, strict=True):
+            rec = got[key][day]
+            if n < MIN_CELL or rec["suppressed"]:
+                assert rec["suppressed"] and rec["value"] is None and (n < MIN_CELL or by), (key, rec)
+                continue
+            assert rec["n"] == n
+            if want is None:
+                assert rec["value"] is None and "not known" in rec["note"], (key, day, rec)
+                continue
+            assert rec["value"] == pytest.approx(want, abs=1e-9), (key, day, rec)
+            if median.get(key) is not None:
+                assert (rec["value"] <= 0.5 + KM_TOLERANCE) == (day >= median[key]), (key, day, rec, median[key])
+            compared += 1
+    assert compared >= 5
+
+
 # --- the export contract ------------------------------------------------------------------
 
 
