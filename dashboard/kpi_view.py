@@ -506,7 +506,9 @@ def drill_data(engine: Engine, settings: Settings, view: View, version: int | No
         })  # fmt: skip
     with_value = [r for r in rows if r["value"] is not None]
     without = [r for r in rows if r["value"] is None]
-    if reference is not None:
+    if dim in settings.groups:
+        pass  # population groups keep their configured order: compared, never ranked
+    elif reference is not None:
         with_value.sort(key=lambda r: (-r["distance"], r["label"]))
     else:
         with_value.sort(key=lambda r: (-r["value"], r["label"]))
@@ -516,6 +518,9 @@ def drill_data(engine: Engine, settings: Settings, view: View, version: int | No
 def drill_order_text(d: Drill, settings: Settings) -> str:
     unit = CATALOGUE[d.metric].unit
     direction = CATALOGUE[d.metric].direction
+    if d.dim in settings.groups:
+        return _("Population groups are listed in their usual order, each against the target or the figure for "
+                 "everyone, never ranked against each other.")  # fmt: skip
     if d.reference_kind == "none":
         return _("Ordered from the largest value to the smallest.")
     ref = format_value(d.reference, unit)

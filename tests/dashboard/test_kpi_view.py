@@ -236,6 +236,20 @@ def test_the_drill_down_puts_the_slice_furthest_on_the_wrong_side_first(demo_sto
     assert ids.download(ids.KPI, "drill") in block and "by=region" in block
 
 
+def test_population_groups_are_not_ranked(demo_store):
+    settings, engine = demo_store
+    view = view_of(engine, settings)
+    version = data.data_version(engine)
+    d = kpi_view.drill_data(engine, settings, view, version, "on_time_rate", "age_band")
+    configured = list(settings.groups["age_band"].values)
+    # The configured order (groups with a figure first, then those without), never by value.
+    with_value = [r["value_id"] for r in d.rows if r["value"] is not None]
+    assert with_value == [v for v in configured if v in with_value] and len(with_value) >= 3
+    assert [r["value_id"] for r in d.rows if r["value"] is None] == [v for v in configured if v not in with_value]
+    block = text_of(kpi_view.drill_block(engine, settings, view, version, "on_time_rate", "age_band"))
+    assert "never ranked against each other" in block and "furthest on the wrong side" not in block
+
+
 def test_a_count_target_does_not_apply_to_slices(demo_store):
     settings, engine = demo_store
     view = view_of(engine, settings)
