@@ -6,13 +6,12 @@ addresses) so tests check the figures without a browser, then drawn by `render` 
 `blocks.chart_block`. The helpers in the first half (reading a view's cells, writing a cell's
 value or why there is none, trend and dot-plot figures) are shared with the experience page.
 
-What the store holds decides what can be drawn. There are no points of the Kaplan-Meier
-curves in the store, only two quantiles of each (the median and the 90th percentile, with
-their intervals), so the "still open after d days" chart draws each slice's curve at those
-two points: a step down to 50% at the median and to 10% at the 90th percentile, with the
-boxes the true curve must pass through. Indicators are stored for everyone and by one
-dimension at a time (no combinations in the demo configuration), so a view filtered on one
-dimension cannot be broken down by another: such blocks say so instead of drawing zeros.
+What the store holds decides what can be drawn. The "still open after N days" chart draws
+each slice's Kaplan-Meier curve at the days the store keeps it (`still_open_share`, one cell
+per slice, period and day), never a curve made up between them. Indicators are stored for
+everyone and by one dimension at a time (no combinations in the demo configuration), so a view
+filtered on one dimension cannot be broken down by another: such blocks say so instead of
+drawing zeros.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ from dashboard.plot import make_subplots
 from dashboard.tiles import cell_state, suppressed_text, target_for
 from metrics.catalogue import CATALOGUE
 from metrics.config import Settings, Target
+from metrics.indicators.timeliness import NOT_OBSERVED, SURVIVAL_DAYS, SURVIVAL_DIM
 from metrics.periods import period_last_day
 
 PAGE = ids.TIMELY
@@ -60,7 +60,7 @@ VERMILLION = "#D55E00"
 GREEN = "#009E73"
 BLACK = "#000000"
 GREY = REFERENCE
-# Pale fills for areas (the boxes a Kaplan-Meier curve passes through).
+# Pale fill for areas (the 95% band of a Kaplan-Meier curve drawn alone).
 PALE_BLUE = "rgba(0, 114, 178, 0.14)"
 
 # What each indicator's n counts, as a phrase with the number ("5,976 cases opened").
@@ -114,6 +114,7 @@ NOTES = {
         "Not reached: fewer than 90% of the cases are resolved"
     ),
     "closed cases only: biased low while cases are open": N_("Closed cases only: biased low while cases are open"),
+    NOT_OBSERVED: N_("Not known: no case of the cohort has been followed this long yet"),
 }
 FEWER = re.compile(r"suppressed: fewer than (\d+) cases")
 REVEAL = "would reveal"
@@ -714,205 +715,171 @@ def compare_view(view: View, dim: str) -> tuple[View, str | None]:
     return view, None
 
 
+# The stored points of each slice's Kaplan-Meier curve of resolution (metrics catalogue
+# `still_open_share`: one cell per slice, period and day since opening).
+CURVE = "still_open_share"
+# Lines drawn at most; the other slices are in the table only, so the chart stays readable.
+MAX_CURVES = 6
+# Colour, dash and marker of each line: Okabe-Ito colours and Tol's wine, all at least 3:1 on
+# white, and a dash and marker of their own, so colour is never the only cue. The first
+# (black, solid) is the view's own slice.
+CURVE_STYLES = (
+    (BLACK, "solid", "circle"),
+    (BLUE, "dash", "square"),
+    (VERMILLION, "dot", "diamond"),
+    (GREEN, "dashdot", "triangle-up"),
+    ("#CC79A7", "longdash", "x"),
+    ("#882255", "longdashdot", "star"),
+)
+# The days the summary reads each curve at: a week, a month, a quarter, a year.
+SUMMARY_DAYS = (7, 30, 90, 365)
+
+
 @dataclass(frozen=True)
-class Quantiles:
-    """The two stored points of one slice's Kaplan-Meier curve in one period."""
+class Curve:
+    """One slice's curve in one period: its cell at each of SURVIVAL_DAYS (None where the
+    store has none)."""
 
     label: str
-    median: Row
-    p90: Row
+    points: list[Row]
+    selected: bool = False  # the category the view is filtered on
+
+    @property
+    def n(self) -> int | None:
+        """The cases of the cohort, on which every point rests (the same n on each)."""
+        return next((n for n in map(n_value, self.points) if n is not None), None)
 
 
-def km_steps(q: Quantiles) -> tuple[list[float], list[float]] | None:
-    """The curve as far as the store knows it: 100% still open at day 0, 50% at the median,
-    10% at the 90th percentile (a step at each). None when the median is not known."""
-    m, p = value_of(q.median), value_of(q.p90)
-    if m is None:
-        return None
-    xs, ys = [0.0, m], [1.0, 0.5]
-    if p is not None:
-        xs.append(p)
-        ys.append(0.1)
-    return xs, ys
+def curve_points(df: pd.DataFrame) -> list[Row]:
+    found = {int(r["dims"][SURVIVAL_DIM]): r for r in data.records(df)}
+    return [found.get(d) for d in SURVIVAL_DAYS]
 
 
-def km_boxes(q: Quantiles) -> tuple[list[float | None], list[float | None]] | None:
-    """The boxes the true curve must pass through: above 50% before the median, between 10%
-    and 50% from the median to the 90th percentile (closed outlines, None between them)."""
-    m, p = value_of(q.median), value_of(q.p90)
-    if m is None:
-        return None
-    xs: list[float | None] = [0, m, m, 0, 0]
-    ys: list[float | None] = [1, 1, 0.5, 0.5, 1]
-    if p is not None:
-        xs += [None, m, p, p, m, m]
-        ys += [None, 0.5, 0.5, 0.1, 0.1, 0.5]
-    return xs, ys
+def day_label(day: int) -> str:
+    return _("after {days} days").format(days=format_count(day)) if day != 1 else _("after 1 day")
 
 
-def km_figure(panels: Sequence[Quantiles], reference: Quantiles | None, min_cell_size: int) -> plot.Figure:
-    """Small multiples, one panel per slice: the share of cases still open after d days,
-    drawn at the two stored points of the Kaplan-Meier curve. `reference` (the whole
-    slice) is repeated in every panel as a grey dotted step.
+def drawn_curves(curves: Sequence[Curve]) -> list[Curve]:
+    """The lines to draw: the view's slice, the chosen category, then the largest categories
+    with a figure, MAX_CURVES in all, in the table's order."""
+    first = curves[0]
+    rest = [c for c in curves[1:] if c.selected or any(value_of(r) is not None for r in c.points)]
+    keep = {id(c) for c in sorted(rest, key=lambda c: (not c.selected, -(c.n or 0)))[: MAX_CURVES - 1]}
+    return [first, *[c for c in rest if id(c) in keep]]
 
-    Built as one figure of plain traces and axes (not `make_subplots` and `add_trace` per
-    panel, which take over a second for the 16 panels of the services)."""
-    cols = min(4, max(len(panels), 1))
-    nrows = math.ceil(max(len(panels), 1) / cols)
-    height = 120 + 230 * nrows
-    ends = [value_of(r) for q in [*panels, *([reference] if reference else [])] for r in (q.p90, q.median)]
-    ends += [float(r["ci_high"]) for q in panels for r in (q.p90, q.median)
-             if cell_state(r) == "value" and r is not None and is_number(r.get("ci_high"))]  # fmt: skip
-    known = [e for e in ends if e is not None]
-    x_max = max(known) * 1.08 if known else 1.0
-    days = unit_format("days").hover_format
-    h_gap, v_gap = 0.04, min(0.5, 70 / max(height - 180, 1))
-    width = (1 - h_gap * (cols - 1)) / cols
-    tall = (1 - v_gap * (nrows - 1)) / nrows
-    traces: list[dict[str, Any]] = []
-    layout: dict[str, Any] = {"annotations": []}
-    shown_legend: set[str] = set()
-    ref_steps = km_steps(reference) if reference is not None else None
-    for i, q in enumerate(panels):
-        row, col = divmod(i, cols)
-        n = "" if i == 0 else str(i + 1)
-        # Rounded into [0, 1]: sums of fractions land a hair outside, which Plotly rejects.
-        x_dom = [min(1.0, max(0.0, round(x, 9))) for x in (col * (width + h_gap), col * (width + h_gap) + width)]
-        y_dom = [min(1.0, max(0.0, round(y, 9))) for y in (1 - row * (tall + v_gap) - tall, 1 - row * (tall + v_gap))]
-        layout[f"xaxis{n}"] = {"domain": x_dom, "anchor": f"y{n}", "range": [0, x_max], "tickformat": ".0f",
-                               "gridcolor": "#e5e5e5", "zeroline": False,
-                               "title": {"text": _("Days since opening")} if row == nrows - 1 else None}  # fmt: skip
-        layout[f"yaxis{n}"] = {"domain": y_dom, "anchor": f"x{n}", "range": [0, 1.05], "tickvals": [0.1, 0.5, 1],
-                               "tickformat": ".0%", "gridcolor": "#e5e5e5", "showticklabels": col == 0,
-                               "title": {"text": _("Still open")} if col == 0 else None}  # fmt: skip
-        layout["annotations"].append({"text": q.label, "x": sum(x_dom) / 2, "y": y_dom[1], "xref": "paper",
-                                      "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-                                      "font": {"size": 14}})  # fmt: skip
 
-        def add(trace: dict[str, Any], group: str, n: str = n) -> None:
-            trace.update(type="scatter", xaxis=f"x{n}", yaxis=f"y{n}", legendgroup=group,
-                         showlegend=group not in shown_legend)  # fmt: skip
-            shown_legend.add(group)
-            traces.append(trace)
-
-        boxes, steps = km_boxes(q), km_steps(q)
-        if boxes is not None:
-            add({"x": boxes[0], "y": boxes[1], "mode": "lines", "fill": "toself", "fillcolor": PALE_BLUE,
-                 "line": {"width": 0}, "hoverinfo": "skip", "name": _("Where the curve must run")}, "box")  # fmt: skip
-        if ref_steps is not None and q is not reference:
-            add({"x": ref_steps[0], "y": ref_steps[1], "mode": "lines", "hoverinfo": "skip", "name": reference.label,  # type: ignore[union-attr]
-                 "line": {"shape": "hv", "color": GREY, "dash": "dot", "width": 1.5}}, "reference")  # fmt: skip
-        if steps is not None:
-            add({"x": steps[0], "y": steps[1], "mode": "lines", "line": {"shape": "hv", "color": BLUE, "width": 2.5},
-                 "name": _("Share still open (stored points)"), "hoverinfo": "skip"}, "steps")  # fmt: skip
-            for r, y, symbol, label in ((q.median, 0.5, "circle", _("Median")),
-                                        (q.p90, 0.1, "diamond", _("90th percentile"))):  # fmt: skip
-                v = value_of(r)
-                if v is None:
-                    continue
-                plus, minus, has_ci = _errors([r])
-                add({"x": [v], "y": [y], "mode": "markers", "name": label,
-                     "marker": {"symbol": symbol, "size": 10, "color": BLUE},
-                     "error_x": {"type": "data", "array": plus, "arrayminus": minus, "visible": has_ci, "color": BLUE,
-                                 "thickness": 1.2, "width": 4},
-                     "hovertemplate": f"{_escape(q.label)}: %{{x:{days}}}<extra>{_escape(label)}</extra>"},
-                    "m-" + symbol)  # fmt: skip
-        missing = [t for t in (_missing_point(q.median, _("Median"), min_cell_size),
-                               _missing_point(q.p90, _("90th percentile"), min_cell_size)) if t]  # fmt: skip
-        if missing:
-            layout["annotations"].append({
-                "x": 0.97, "y": 0.97, "xref": f"x{n} domain", "yref": f"y{n} domain", "xanchor": "right",
-                "yanchor": "top", "showarrow": False, "align": "right", "text": "<br>".join(missing),
-                "font": {"size": 11, "color": GREY},
-            })  # fmt: skip
-    fig = plot.Figure(data=traces, layout=layout)
-    _base_layout(fig, height)
-    legend_above(fig, height, 120)
+def curve_figure(curves: Sequence[Curve], min_cell_size: int) -> plot.Figure:
+    """One step line per curve over the days since opening (a log axis: most cases close in
+    the first days, a few wait a year), suppressed and unknown points as gaps; the 95%
+    interval as a band when one curve is drawn alone (bands of several would hide each other)."""
+    fig = plot.Figure()
+    x = list(SURVIVAL_DAYS)
+    if len(curves) == 1:
+        c = curves[0]
+        low = [float(r["ci_low"]) if value_of(r) is not None and is_number(r.get("ci_low")) else None  # type: ignore[index,union-attr]
+               for r in c.points]  # fmt: skip
+        high = [float(r["ci_high"]) if value_of(r) is not None and is_number(r.get("ci_high")) else None  # type: ignore[index,union-attr]
+                for r in c.points]  # fmt: skip
+        band = {"shape": "hv", "width": 0, "color": PALE_BLUE}
+        fig.add_trace(plot.Scatter(x=x, y=high, mode="lines", line=band, hoverinfo="skip", showlegend=False,
+                                   connectgaps=False, name=_("95% interval")))  # fmt: skip
+        fig.add_trace(plot.Scatter(x=x, y=low, mode="lines", line=band, fill="tonexty", fillcolor=PALE_BLUE,
+                                   hoverinfo="skip", connectgaps=False, name=_("95% interval")))  # fmt: skip
+    for c, (color, dash, symbol) in zip(curves, CURVE_STYLES, strict=False):
+        fig.add_trace(plot.Scatter(
+            x=x, y=[value_of(r) for r in c.points], mode="lines+markers", name=c.label, connectgaps=False,
+            line={"shape": "hv", "color": color, "dash": dash, "width": 2.5},
+            marker={"color": color, "symbol": symbol, "size": 7},
+            customdata=[f"{day_label(d)}: {value_text(r, 'proportion', min_cell_size)}"
+                        for d, r in zip(SURVIVAL_DAYS, c.points, strict=True)],
+            hovertemplate="%{customdata}<extra>" + _escape(c.label) + "</extra>",
+        ))  # fmt: skip
+    _base_layout(fig, 440)
+    if not any(value_of(r) is not None for c in curves for r in c.points):
+        nothing_to_draw(fig, _("Nothing to draw: every point is suppressed or has no figure"))
+        return fig
+    fig.update_xaxes(type="log", tickvals=x, ticktext=[format_count(d) for d in x], gridcolor="#e5e5e5",
+                     title={"text": _("Days since opening")}, range=[-0.05, math.log10(max(x)) + 0.05])  # fmt: skip
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", gridcolor="#e5e5e5", zeroline=False,
+                     title={"text": _("Still open")})  # fmt: skip
     return fig
 
 
-def _missing_point(row: Row, what: str, min_cell_size: int) -> str:
-    if cell_state(row) == "value":
-        return ""
-    reason = value_text(row, "days", min_cell_size)
-    if row is not None and "not reached" in str(row.get("note") or ""):
-        reason = _("not reached")
-    return _("{what}: {reason}").format(what=what, reason=reason)
-
-
-def short_reason(row: Row, ctx: Context) -> str:
-    """Why a quantile has no value, in a few words."""
-    if cell_state(row) == "value":
-        return ""
-    note = str(row.get("note") or "") if row is not None else ""
-    if "not reached" in note and cell_state(row) == "missing":
-        return _("not reached, too many cases still open")
-    return value_text(row, "days", ctx.min_cell_size)
-
-
-def km_summary(ctx: Context, panels: Sequence[Quantiles], dim_name: str | None, end: str, where: str) -> str:
-    parts = [_("Share of cases opened in {period} still open after a given number of days").format(period=end)]
+def curve_summary(ctx: Context, curves: Sequence[Curve], drawn: Sequence[Curve], dim_name: str | None,
+                  end: str, where: str) -> str:  # fmt: skip
+    parts = [_("Share of the cases opened in {period} still open {first} to {last} days after opening").format(
+        period=end, first=format_count(SURVIVAL_DAYS[0]), last=format_count(SURVIVAL_DAYS[-1]))]  # fmt: skip
     parts[0] += (_(", {where}, by {dim}.").format(where=where, dim=dim_name) if dim_name
                  else _(", {where}.").format(where=where))  # fmt: skip
     parts.append(_(
-        "The store keeps two points of each Kaplan-Meier curve, the median and the 90th percentile, so each "
-        "panel steps down to 50% at the median and to 10% at the 90th percentile; the true curve runs within "
-        "the shaded boxes. Whiskers show the 95% interval of each point."
+        "Kaplan-Meier estimates: cases still open count as waiting so far. Each line steps down at the days "
+        "stored; half the cases are resolved where a line crosses 50%."
     ))  # fmt: skip
-    for q in panels:
-        n = n_value(q.median)
-        based = _(" (based on {n})").format(n=n_phrase("resolution_days_median", n)) if n is not None else ""
-        median = _("median: {reason}").format(reason=short_reason(q.median, ctx))
-        if value_of(q.median) is not None:
-            median = _("half resolved within {value}").format(value=format_value(value_of(q.median), "days"))
-        p90 = _("90th percentile: {reason}").format(reason=short_reason(q.p90, ctx))
-        if value_of(q.p90) is not None:
-            p90 = _("nine in ten within {value}").format(value=format_value(value_of(q.p90), "days"))
-        parts.append(_("{label}{based}: {median}; {p90}.").format(label=q.label, based=based, median=median, p90=p90))
+    if len(curves) > len(drawn):
+        parts.append(_("{shown} lines are drawn, {where} and the largest; all {total} are in the table.").format(
+            shown=len(drawn), where=where, total=len(curves)))  # fmt: skip
+    shown = {id(c) for c in drawn}
+    hidden = [c.label for c in curves[1:] if id(c) not in shown and not any(value_of(r) is not None for r in c.points)]
+    if hidden:
+        parts.append(_("Not drawn, with no figure to show: {labels}.").format(labels=_(", ").join(hidden)))
+    for c in drawn:
+        based = _(" (based on {n})").format(n=n_phrase("resolution_days_median", c.n)) if c.n is not None else ""
+        points = {d: r for d, r in zip(SURVIVAL_DAYS, c.points, strict=True)}
+        if all(cell_state(r) == "suppressed" for r in c.points):
+            parts.append(_("{label}: {reason}, not drawn.").format(
+                label=c.label, reason=value_text(c.points[0], "proportion", ctx.min_cell_size)))  # fmt: skip
+            continue
+        read = _(", ").join(
+            _("{day} {value}").format(day=day_label(d), value=format_value(value_of(points[d]), "proportion"))
+            for d in SUMMARY_DAYS if value_of(points[d]) is not None
+        )  # fmt: skip
+        parts.append(_("{label}{based}: still open {read}.").format(label=c.label, based=based, read=read)
+                     if read else _("{label}{based}.").format(label=c.label, based=based))  # fmt: skip
+        gaps: dict[str, list[int]] = {}
+        for d, r in points.items():
+            if cell_state(r) != "value":
+                gaps.setdefault(value_text(r, "proportion", ctx.min_cell_size), []).append(d)
+        for reason, days in gaps.items():
+            parts.append(_("{label}, left as gaps at {days} days: {reason}.").format(
+                label=c.label, days=_(", ").join(format_count(d) for d in days), reason=reason))  # fmt: skip
+    parts.append(_("The shaded band is the 95% interval.") if len(drawn) == 1
+                 else _("Each point's 95% interval is in the table."))  # fmt: skip
     return sentence_join(parts)
 
 
 def km_chart(ctx: Context, by: str) -> Block:
-    """The share still open after d days for the end period: the view's slice first, then
-    each category of `by` (as stored; the view alone when the store has no such breakdown)."""
+    """The share of cases still open after each stored number of days for the end period:
+    the view's slice first, then each category of `by` (as stored; the view alone when the
+    store has no such breakdown)."""
     end = period_label(ctx.end, ctx.view.grain)
     name = "survival"
-    title = _("Share still open after a number of days, {period}").format(period=end)
+    title = _("Share of cases still open after N days, {period}").format(period=end)
     base, selected = compare_view(ctx.view, by)
-    median, p90 = "resolution_days_median", "resolution_days_p90"
-    whole = {m: ctx.read(m, view=base) for m in (median, p90)}
-    if whole[median] is None:
-        return not_stored(name, title, median, ctx, view=base)
-    notes = [] if whole[p90] is not None else [not_stored_text(p90, ctx, view=base)]
-    reference = Quantiles(ctx.where(base), *(first_row(at_period(whole[m], ctx.end)) for m in (median, p90)))
-    parts = {m: at_period(ctx.read(m, (by,), view=base), ctx.end) for m in (median, p90)}
-    panels = [reference]
-    dim_name = None
-    if parts[median] is None:
+    whole = ctx.read(CURVE, (SURVIVAL_DIM,), view=base)
+    if whole is None:
+        return not_stored(name, title, CURVE, ctx, (SURVIVAL_DIM,), view=base)
+    curves = [Curve(ctx.where(base), curve_points(at_period(whole, ctx.end)))]  # type: ignore[arg-type]
+    parts = at_period(ctx.read(CURVE, (SURVIVAL_DIM, by), view=base), ctx.end)
+    notes, dim_name = [], None
+    if parts is None:
         notes.append(_("Not computed by {dim} within this filter: only {where} is shown.").format(
             dim=dim_label(ctx.settings, by).lower(), where=ctx.where(base)))  # fmt: skip
     else:
         dim_name = dim_label(ctx.settings, by).lower()
-        medians, p90s = (by_category(parts[m], by) if parts[m] is not None else {} for m in (median, p90))
-        for value in ordered_categories(ctx.settings, by, list(medians)):
-            m, p = medians.get(value), p90s.get(value)
-            label = category_label(ctx.settings, by, value, [cell_state(m), cell_state(p)], selected)
-            panels.append(Quantiles(label, m, p))
-    if any("not reached" in str(q.p90.get("note") or "") for q in panels if q.p90 is not None):
-        notes.append(_("In a recent period many cases are still open, so the 90th percentile (and sometimes the "
-                       "median) is not reached yet; choose an earlier last period to see whole curves."))  # fmt: skip
-    figure = km_figure(panels, reference if len(panels) > 1 else None, ctx.min_cell_size)
-    head = [_("Slice"), _("Median"), _("95% interval"), _("90th percentile"), _("95% interval"),
+        value_of_cell = parts["dims"].map(lambda d: d.get(by))
+        for value in ordered_categories(ctx.settings, by, list(pd.unique(value_of_cell))):
+            points = curve_points(parts[(value_of_cell == value).to_numpy()])
+            label = category_label(ctx.settings, by, value, [cell_state(r) for r in points], selected)
+            curves.append(Curve(label, points, value == selected))
+    drawn = drawn_curves(curves)
+    head = [_("Slice"), _("Days since opening"), _("Still open"), _("95% interval"),
             n_heading("resolution_days_median")]  # fmt: skip
-    rows = [[q.label, value_text(q.median, "days", ctx.min_cell_size), interval_text(q.median, "days"),
-             value_text(q.p90, "days", ctx.min_cell_size), interval_text(q.p90, "days"), n_text(q.median)]
-            for q in panels]  # fmt: skip
-    breakdown = (by,) if dim_name else ()
-    return Chart(
-        name, title, figure, km_summary(ctx, panels, dim_name, end, ctx.where(base)), head, rows,
-        downloads.csv_href("resolution_days_median", base, breakdown),
-        [(csv_label("resolution_days_p90"), downloads.csv_href("resolution_days_p90", base, breakdown))], notes,
-    )  # fmt: skip
+    rows = [[c.label, format_count(d), value_text(r, "proportion", ctx.min_cell_size), interval_text(r, "proportion"),
+             n_text(r)] for c in curves for d, r in zip(SURVIVAL_DAYS, c.points, strict=True)]  # fmt: skip
+    breakdown = (SURVIVAL_DIM, by) if dim_name else (SURVIVAL_DIM,)
+    summary = curve_summary(ctx, curves, drawn, dim_name, end, ctx.where(base))
+    return Chart(name, title, curve_figure(drawn, ctx.min_cell_size), summary, head, rows,
+                 downloads.csv_href(CURVE, base, breakdown, latest=True), notes=notes)  # fmt: skip
 
 
 def first_row(df: pd.DataFrame | None) -> Row:

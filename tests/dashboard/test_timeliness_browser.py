@@ -17,8 +17,17 @@ from dashboard import ids
 from dashboard.app import create_app
 from dashboard.formatting import format_value, period_label
 from dashboard.labels import value_label
+from dashboard.timeliness_view import SURVIVAL_DAYS
 from metrics import query
-from tests.dashboard.test_timeliness_view import at_end, expect, expect_interval, expect_label, expect_n, stored
+from tests.dashboard.test_timeliness_view import (
+    at_end,
+    curve_cells,
+    expect,
+    expect_interval,
+    expect_label,
+    expect_n,
+    stored,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +37,13 @@ return Array.from(document.querySelectorAll(arguments[0] + " tbody tr"))
 """
 
 PAGE = ids.TIMELY
+
+# The step lines of a chart as Plotly drew them in the page: [name, y values] per line.
+LINES = """
+const plot = document.querySelector("#" + arguments[0] + " .js-plotly-plot");
+if (!plot || !plot.data) return null;
+return plot.data.filter(t => t.mode === "lines+markers").map(t => [t.name, Array.from(t.y)]);
+"""
 
 
 def table_rows(dash_duo, name: str) -> list[list[str]]:
@@ -43,6 +59,17 @@ def wait_for_rows(dash_duo, name: str, expected: list[list[str]], timeout: int =
     except Exception:  # show what the page has instead of a bare timeout
         assert table_rows(dash_duo, name) == expected
         raise
+
+
+def drawn_lines(dash_duo, name: str) -> dict[str, list[float | None]] | None:
+    lines = dash_duo.driver.execute_script(LINES, ids.graph(PAGE, name))
+    return None if lines is None else {n: y for n, y in lines}
+
+
+def curve_values(cells: dict[int, dict]) -> list[float | None]:
+    """A curve's points as the chart must draw them: the value, or a gap (never 0)."""
+    return [None if cells.get(d) is None or cells[d]["suppressed"] or pd.isna(cells[d]["value"])
+            else float(cells[d]["value"]) for d in SURVIVAL_DAYS]  # fmt: skip
 
 
 def on_time_expected(engine, periods, where: dict[str, str]) -> list[list[str]]:
@@ -89,6 +116,14 @@ def test_timeliness_figures_follow_the_filters(dash_duo, demo_store):
     wait_for_rows(dash_duo, "on-time", on_time_expected(engine, periods, {"region": region}))
     median = stored(engine, "resolution_days_median", ("region",), "month", {"region": region})
     assert [r[1] for r in table_rows(dash_duo, "resolution")] == [expect(median.get(p), "days") for p in periods]
+    # The curves drawn are the query layer's points: everyone's, and the chosen region's, marked.
+    chosen = f"{value_label(settings, 'region', region)} (selected)"
+    want = {"Everyone": curve_values(curve_cells(engine, (), end)[None]),
+            chosen: curve_values(curve_cells(engine, ("region",), end)[region])}  # fmt: skip
+    WebDriverWait(driver, 30).until(lambda _d: chosen in (drawn_lines(dash_duo, "survival") or {}))
+    drawn = drawn_lines(dash_duo, "survival")
+    assert drawn is not None and {k: drawn[k] for k in want} == want
+    assert any(v is not None for v in want[chosen]), "the chosen region's curve should have points to compare"
     link = dash_duo.find_element(f"#{ids.filter_id(PAGE, 'link')}").get_attribute("href")
     assert f"region={region.replace(' ', '+')}" in link and "by=region" in link
     WebDriverWait(driver, 10).until(lambda d: d.current_url == link)

@@ -216,50 +216,70 @@ def mature_end(engine: Engine) -> dt.date:
     return max(p for p, r in p90.items() if not r["suppressed"] and not pd.isna(r["value"]))
 
 
-def test_survival_panels_draw_the_stored_quantiles(demo_store):
+def curve_cells(engine: Engine, by: tuple[str, ...], end: dt.date,
+                where: dict[str, str] | None = None) -> dict[str | None, dict[int, dict[str, Any]]]:  # fmt: skip
+    """The query layer's curve points of one period: {category of the free dimension (None
+    for the view's slice): {day: cell}}."""
+    df = query.read_cells(engine, tv.CURVE, (tv.SURVIVAL_DIM, *by), min_cell_size=10)
+    where = where or {}
+    free = [d for d in by if d not in where]
+    out: dict[str | None, dict[int, dict[str, Any]]] = {}
+    for r in df.to_dict("records"):
+        if r["period"] == end and all(r["dims"].get(k) == v for k, v in where.items()):
+            out.setdefault(r["dims"][free[0]] if free else None, {})[int(r["dims"][tv.SURVIVAL_DIM])] = r
+    return out
+
+
+def test_survival_curves_are_the_query_layers_points(demo_store):
     settings, engine = demo_store
     end = mature_end(engine)
     ctx = view_of(settings, engine, to=f"{end:%Y-%m}")
     chart = tv.km_chart(ctx, "channel")
-    by_channel = {m: at_end(engine, m, "channel", end) for m in ("resolution_days_median", "resolution_days_p90")}
-    whole_m, whole_p = stored(engine, "resolution_days_median")[end], stored(engine, "resolution_days_p90")[end]
-    assert chart.rows[0] == [
-        "Everyone",
-        expect(whole_m, "days"),
-        expect_interval(whole_m, "days"),
-        expect(whole_p, "days"),
-        expect_interval(whole_p, "days"),
-        expect_n(whole_m),
-    ]
+    whole = curve_cells(engine, (), end)[None]
+    by_channel = curve_cells(engine, ("channel",), end)
     channels = list(settings.channels)
-    for row, c in zip(chart.rows[1:], channels, strict=True):
-        m, p = by_channel["resolution_days_median"].get(c), by_channel["resolution_days_p90"].get(c)
-        assert row[0] == expect_label(value_label(settings, "channel", c), [m, p])
-        assert row[1:] == [expect(m, "days"), expect_interval(m, "days"), expect(p, "days"),
-                           expect_interval(p, "days"), expect_n(m)]  # fmt: skip
-    # Each panel's markers sit at the stored median (50% still open) and 90th percentile (10%).
-    median_points = [t for t in chart.figure.data if t.name == "Median"]
-    p90_points = [t for t in chart.figure.data if t.name == "90th percentile"]
-    drawn_m = sorted(round(t.x[0], 6) for t in median_points)
-    known_m = sorted(round(r["value"], 6) for r in [whole_m, *by_channel["resolution_days_median"].values()]
-                     if not r["suppressed"] and not pd.isna(r["value"]))  # fmt: skip
-    assert drawn_m == known_m and all(list(t.y) == [0.5] for t in median_points)
-    assert all(list(t.y) == [0.1] for t in p90_points)
-    assert "two points of each Kaplan-Meier curve" in chart.summary
-    assert f"Everyone (based on {int(whole_m['n']):,} cases opened): half resolved within" in chart.summary
+    labels = ["Everyone"] + [expect_label(value_label(settings, "channel", c), list(by_channel[c].values()))
+                             for c in channels]  # fmt: skip
+    # The table: every slice at every stored day, as the query layer has it (never a 0 for a gap).
+    assert chart.head == ["Slice", "Days since opening", "Still open", "95% interval", "Cases opened"]
+    assert chart.rows == [
+        [label, f"{d:,}", expect(cells.get(d), "proportion"), expect_interval(cells.get(d), "proportion"),
+         expect_n(cells.get(d))]
+        for label, cells in zip(labels, [whole, *(by_channel[c] for c in channels)], strict=True)
+        for d in tv.SURVIVAL_DAYS
+    ]  # fmt: skip
+    # The chart: one step line per slice, at the stored days, gaps where there is no figure.
+    for label, cells in zip(labels, [whole, *(by_channel[c] for c in channels)], strict=True):
+        if label.endswith(("(suppressed)", "(no figure)")):  # nothing to draw: named in the caption instead
+            assert label not in {t.name for t in chart.figure.data} and label in chart.summary
+            continue
+        line = trace(chart.figure, label)
+        assert list(line.x) == list(tv.SURVIVAL_DAYS) and line.line.shape == "hv"
+        assert list(line.y) == [None if cells.get(d) is None or cells[d]["suppressed"] or pd.isna(cells[d]["value"])
+                                else pytest.approx(cells[d]["value"]) for d in tv.SURVIVAL_DAYS]  # fmt: skip
+    # The stored median is where the whole curve falls to one half.
+    median = stored(engine, "resolution_days_median")[end]["value"]
+    assert all((whole[d]["value"] <= 0.5 + 1e-9) == (d >= median) for d in tv.SURVIVAL_DAYS
+               if not pd.isna(whole[d]["value"]))  # fmt: skip
+    assert f"Everyone (based on {int(whole[7]['n']):,} cases opened): still open after 7 days " in chart.summary
+    assert chart.csv is not None and "metric=still_open_share&by=channel&by=days" in chart.csv
 
 
-def test_survival_steps_and_boxes():
-    known = tv.Quantiles("x", {"value": 5.0, "suppressed": False}, {"value": 20.0, "suppressed": False})
-    assert tv.km_steps(known) == ([0.0, 5.0, 20.0], [1.0, 0.5, 0.1])
-    xs, ys = tv.km_boxes(known)
-    # Above 50% before the median; between 10% and 50% from the median to the 90th percentile.
-    assert (xs[:5], ys[:5]) == ([0, 5.0, 5.0, 0, 0], [1, 1, 0.5, 0.5, 1])
-    assert (xs[6:], ys[6:]) == ([5.0, 20.0, 20.0, 5.0, 5.0], [0.5, 0.5, 0.1, 0.1, 0.5])
-    open_ended = tv.Quantiles("x", {"value": 5.0, "suppressed": False}, {"value": None, "note": "not reached"})
-    assert tv.km_steps(open_ended) == ([0.0, 5.0], [1.0, 0.5])
-    hidden = tv.Quantiles("x", {"value": None, "suppressed": True}, None)
-    assert tv.km_steps(hidden) is None and tv.km_boxes(hidden) is None
+def test_at_most_six_curves_are_drawn_the_rest_are_in_the_table(demo_store):
+    settings, engine = demo_store
+    ctx = view_of(settings, engine, service=next(iter(settings.services)))
+    chart = tv.km_chart(ctx, "service")
+    lines = [t for t in chart.figure.data if t.mode == "lines+markers"]
+    slices = list(dict.fromkeys(r[0] for r in chart.rows))
+    assert len(lines) == tv.MAX_CURVES < len(slices)
+    # The view's slice and the chosen service are drawn; the others drawn are the largest.
+    assert lines[0].name == "Everyone" and any("(selected)" in t.name for t in lines)
+    assert f"{tv.MAX_CURVES} lines are drawn, Everyone and the largest; all {len(slices)} are in the table." in (
+        chart.summary)
+    # Several lines: no band (they would hide each other); the intervals are in the table.
+    assert not any(t.fill for t in chart.figure.data) and "Each point's 95% interval is in the table." in chart.summary
+    colours = [t.line.color for t in lines]
+    assert len(set(colours)) == len(colours) and len({t.line.dash for t in lines}) == len(lines)
 
 
 @pytest.mark.parametrize("dim", tv.BY_DIMS)
@@ -297,7 +317,8 @@ def test_comparing_by_the_filtered_dimension_shows_all_of_it(demo_store):
     assert sum("(selected)" in label for label in labels) == 1
     assert next(label for label in labels if "(selected)" in label).startswith(value_label(settings, "region", region))
     km = tv.km_chart(ctx, "region")
-    assert km.rows[0][0] == "Everyone" and len(km.rows) == 1 + len(settings.regions)
+    assert km.rows[0][0] == "Everyone" and len(km.rows) == (1 + len(settings.regions)) * len(tv.SURVIVAL_DAYS)
+    assert sum("(selected)" in t.name for t in km.figure.data) == 1
 
 
 def test_a_combination_the_store_does_not_hold_is_said_not_drawn(demo_store):
@@ -311,7 +332,9 @@ def test_a_combination_the_store_does_not_hold_is_said_not_drawn(demo_store):
     assert isinstance(age, tv.Unavailable) and "Time waiting, Region" in age.message
     # The survival chart falls back to the view's own slice and says why.
     km = tv.km_chart(ctx, "channel")
-    assert isinstance(km, tv.Chart) and [r[0] for r in km.rows] == ["Northgate"]
+    assert isinstance(km, tv.Chart) and {r[0] for r in km.rows} == {"Northgate"}
+    # One line alone carries its 95% interval as a band.
+    assert any(t.fill == "tonexty" for t in km.figure.data) and "The shaded band is the 95% interval." in km.summary
     assert any("Not computed by channel within this filter" in n for n in km.notes)
     page = text_of(html_content(settings, engine, ctx.view, "channel"))
     assert "Not computed for this combination" in page and '"0"' not in page
@@ -398,9 +421,6 @@ def test_suppressed_and_missing_months_are_said_and_left_as_gaps(cell_store, set
     res = tv.resolution_chart(ctx)
     assert res.rows[5][1:4] == ["Not reached: fewer than half of the cases are resolved", "Not available", "40"]
     assert res.rows[0][1] == "No figure" and res.rows[0][3] == "No figure"
-    km = tv.km_chart(ctx, "region")
-    assert km.rows[0][1] == "Not reached: fewer than half of the cases are resolved"
-    assert "median: not reached, too many cases still open" in km.summary
 
 
 def test_nothing_to_draw_says_so(cell_store, settings):
@@ -448,7 +468,7 @@ def test_the_page_in_english_and_chinese(demo_store):
         zh = text_of(tv.layout(engine, settings, "/timeliness", {"by": "service"}))
     for text in (
         "Timeliness",
-        "Share still open after a number of days",
+        "Share of cases still open after N days",
         "Days to resolve: median and 90th percentile",
         "Open cases at the end of each period",
         "Compared by service",
@@ -457,10 +477,11 @@ def test_the_page_in_english_and_chinese(demo_store):
         assert text in en
     assert ids.control(ids.TIMELY, "by") in en and ids.content(ids.TIMELY) in en
     assert '"value": "service"' in en and "by=service" in en
-    for text in ("办理时效", "开立若干天后仍未办结的比例", "办结天数：中位数和第90百分位数", "各期期末未结案件",
+    for text in ("办理时效", "开立N天后仍未办结的案件比例", "办结天数：中位数和第90百分位数", "各期期末未结案件",
                  "按服务比较", "比较维度", "仅按已办结案件的中位数（偏低）"):  # fmt: skip
         assert text in zh, text
-    for text in ("Share still open", "Days to resolve", "Compared by", "based on", "left as gaps", "Suppressed ("):
+    for text in ("Share of cases still open", "Days to resolve", "Compared by", "based on", "left as gaps",
+                 "Suppressed (", "after 7 days", "Not known"):
         assert text not in zh, text
 
 
@@ -493,3 +514,36 @@ def test_csv_addresses_give_the_records_shown(demo_store):
     for label, href in chart.more_csv + tv.resolution_chart(ctx).more_csv:
         assert label.startswith("Download the figures of ")
         assert client.get(href).status_code == 200
+
+
+def test_curve_points_not_known_or_suppressed_are_gaps_and_say_why(cell_store, settings):
+    """The curves are known up to 30 days (nobody followed longer yet), and two small regions
+    are suppressed: gaps in the lines, the reasons in the table and the caption."""
+    days = tv.SURVIVAL_DAYS
+    known = [d for d in days if d <= 30]
+    big, *small = (r.id for r in settings.regions)
+
+    def curve(dims: dict[str, str], n: int) -> list[dict[str, Any]]:
+        return [{"metric": tv.CURVE, "period": MONTHS[5], "dims": {"days": d, **dims}, "n": n,
+                 "value": 1 - 0.03 * i if d in known else None, "ci_low": 0.5, "ci_high": 1.0,
+                 "note": None if d in known else tv.NOT_OBSERVED} for i, d in enumerate(days)]  # fmt: skip
+
+    hidden = [{"metric": tv.CURVE, "period": MONTHS[5], "dims": {"days": d, "region": r}, "suppressed": True}
+              for r in small for d in days]  # fmt: skip
+    put(cell_store, [*curve({}, 40), *curve({"region": big}, 34), *hidden])
+    chart = tv.km_chart(view_of(settings, cell_store), "region")
+    not_known = "Not known: no case of the cohort has been followed this long yet"
+    for label in ("Everyone", value_label(settings, "region", big)):
+        line = trace(chart.figure, label)
+        assert list(line.y) == [pytest.approx(1 - 0.03 * i) if d in known else None for i, d in enumerate(days)]
+        said = [format_value(1 - 0.03 * i, "proportion") if d in known else not_known for i, d in enumerate(days)]
+        assert [r[2] for r in chart.rows if r[0] == label] == said
+        assert f"{label}, left as gaps at 45, 60, 90, 180, 365 days: {not_known}." in chart.summary
+    # The suppressed regions keep their rows, say why, and are named in the caption, not drawn.
+    labels = [f"{value_label(settings, 'region', r)} (suppressed)" for r in small]
+    for label in labels:
+        assert [r[2:] for r in chart.rows if r[0] == label] == [
+            ["Suppressed (fewer than 10 cases)", "Not available", "Suppressed"]] * len(days)
+    assert f"Not drawn, with no figure to show: {', '.join(labels)}." in chart.summary
+    assert [t.name for t in chart.figure.data if t.mode == "lines+markers"] == [
+        "Everyone", value_label(settings, "region", big)]
