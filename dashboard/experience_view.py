@@ -64,6 +64,7 @@ from dashboard.timeliness_view import (
     value_text,
     view_target,
 )
+from metrics.changes import change_between
 from metrics.config import Settings
 
 PAGE = ids.EXPERIENCE
@@ -171,14 +172,31 @@ def handoff_days_chart(ctx: Context) -> Block:
         line(ctx, "direct_resolution_days_median", direct, label=_("Without handoffs")),
     ]  # fmt: skip
     extra = [_("Both are Kaplan-Meier medians: cases still open count as waiting so far.")]
-    end_h, end_d = value_of(lines[0].rows[-1]), value_of(lines[1].rows[-1])
-    if end_h is not None and end_d is not None:
-        extra.append(_("In {period} a case passed between departments took {diff} longer at the median.").format(
-            period=period_label(ctx.end, ctx.view.grain), diff=format_value(end_h - end_d, "days"))
-            if end_h >= end_d else
-            _("In {period} a case passed between departments took {diff} less at the median.").format(
-            period=period_label(ctx.end, ctx.view.grain), diff=format_value(end_d - end_h, "days")))  # fmt: skip
+    sentence = handoff_difference(lines[0].rows[-1], lines[1].rows[-1], period_label(ctx.end, ctx.view.grain))
+    if sentence:
+        extra.append(sentence)
     return trend_chart(ctx, name, title, lines, extra=extra)
+
+
+def handoff_difference(handoff: dict[str, Any] | None, direct: dict[str, Any] | None, period: str) -> str:
+    """The end period's difference between the two medians, called a difference only when
+    the 95% interval of the difference (MOVER, the two groups of cases being disjoint)
+    excludes none; "" when either median is missing."""
+    change = change_between(handoff, direct)
+    if change is None:
+        return ""
+    diff = format_value(abs(change.difference), "days")
+    if change.real is None:
+        return _("In {period} the medians are {diff} apart; no interval to judge the difference by.").format(
+            period=period, diff=diff)  # fmt: skip
+    if not change.real:
+        return _("In {period} the medians with and without handoffs do not clearly differ ({diff} apart, within "
+                 "the 95% interval of the difference).").format(period=period, diff=diff)  # fmt: skip
+    if change.difference > 0:
+        return _("In {period} a case passed between departments took {diff} longer at the median.").format(
+            period=period, diff=diff)  # fmt: skip
+    return _("In {period} a case passed between departments took {diff} less at the median.").format(
+        period=period, diff=diff)  # fmt: skip
 
 
 def departments_chart(ctx: Context) -> Block:

@@ -201,3 +201,23 @@ def test_the_callback_content_is_the_layouts(demo_store):
     first = text_of(html.Div(ev.content(engine, settings, ctx.view)))
     again = text_of(html.Div(ev.content(engine, settings, ctx.view)))
     assert first == again and "Highmoor" in first and "Not computed for this combination" in first
+
+
+def test_the_handoff_difference_is_told_only_when_its_interval_excludes_none():
+    def cell(value, low, high):
+        return {"value": value, "ci_low": low, "ci_high": high, "n": 200, "suppressed": False, "note": None}
+
+    # Separate intervals: 7.0 (6.5-7.5) against 4.0 (3.6-4.4) days. MOVER: 3.0 +- sqrt(0.5**2 + 0.4**2) = 3.0 +- 0.64.
+    assert ev.handoff_difference(cell(7.0, 6.5, 7.5), cell(4.0, 3.6, 4.4), "October 2026") == (
+        "In October 2026 a case passed between departments took 3.0 days longer at the median.")
+    assert "took 3.0 days less" in ev.handoff_difference(cell(4.0, 3.6, 4.4), cell(7.0, 6.5, 7.5), "October 2026")
+    # Overlapping: 5.2 (4.0-6.5) against 4.9 (4.1-5.8): the difference's interval holds zero.
+    text = ev.handoff_difference(cell(5.2, 4.0, 6.5), cell(4.9, 4.1, 5.8), "October 2026")
+    assert text.startswith("In October 2026 the medians with and without handoffs do not clearly differ (0.3 days")
+    assert "longer" not in text and "less" not in text
+    # No interval: the gap is given, not judged.
+    assert "no interval to judge" in ev.handoff_difference(cell(6.0, None, None), cell(4.0, 3.6, 4.4), "Q3 2026")
+    # A suppressed or missing median: nothing is said.
+    hidden = {"value": None, "suppressed": True, "note": "suppressed: fewer than 10 cases"}
+    assert ev.handoff_difference(hidden, cell(4.0, 3.6, 4.4), "Q3 2026") == ""
+    assert ev.handoff_difference(None, cell(4.0, 3.6, 4.4), "Q3 2026") == ""
