@@ -97,6 +97,11 @@ def _title(template: str, view: View) -> str:
 # --- the headline in words ----------------------------------------------------------------
 
 
+def all_programmes(settings: Settings, view: View) -> bool:
+    """Whether the view's take-up figures sum several programmes (no programme chosen)."""
+    return view.service is None and len(programmes(settings)) > 1
+
+
 def programme_name(settings: Settings, view: View) -> str:
     return value_label(settings, "service", view.service) if view.service else _("a benefit")
 
@@ -124,9 +129,15 @@ def unclaimed_sentence(settings: Settings, view: View, cell: Cell) -> str:
             "More people received {programme}{where} in the 12 months to {period} than the estimate of eligible "
             "people ({n} more): the estimate of eligible people is probably too low."
         ).format(programme=who, where=where, period=period, n=format_value(-cell.value, "count"))
-    text = _("About {n} people eligible for {programme}{where} did not claim it in the 12 months to {period}.").format(
-        n=cell.text, programme=who, where=where, period=period
-    )
+    if all_programmes(settings, view):
+        # Eligible people are counted per programme: across programmes the sum counts
+        # entitlements, and a person eligible for two is in it twice.
+        text = _("About {n} entitlements{where} went unclaimed in the 12 months to {period}, across all programmes "
+                 "(a person eligible for two programmes counts twice).").format(n=cell.text, where=where,
+                                                                                 period=period)  # fmt: skip
+    else:
+        text = _("About {n} people eligible for {programme}{where} did not claim it in the 12 months to "
+                 "{period}.").format(n=cell.text, programme=who, where=where, period=period)  # fmt: skip
     if cell.low is not None and cell.high is not None:
         text += " " + _("Between {low} and {high}, from the low and high estimates of eligible people.").format(
             low=format_value(cell.low, "count"), high=format_value(cell.high, "count")
@@ -139,10 +150,15 @@ def reason(cell: Cell) -> str:
     return cell.text.rstrip(".")
 
 
-def uptake_sentence(cell: Cell) -> str:
+def uptake_sentence(cell: Cell, entitlements: bool = False) -> str:
+    """Take-up in words; `entitlements` when the figure sums several programmes, whose
+    eligible counts then count entitlements rather than people."""
     if not cell.shown:
         return _("Take-up: {reason}.").format(reason=reason(cell))
-    if cell.n is None:
+    if entitlements and cell.n is not None:
+        text = _("{rate} of the {n} entitlements across all programmes were taken up.").format(
+            rate=cell.text, n=cell.n_text)  # fmt: skip
+    elif cell.n is None:
         text = _("{rate} of the people eligible received it.").format(rate=cell.text)
     else:
         text = _("{rate} of the {n} people eligible received it.").format(rate=cell.text, n=cell.n_text)
@@ -194,7 +210,10 @@ def headline_block(r: Reader, view: View) -> Any:
             className="lead fs-5 mb-2",
             id=f"{ids.block(PAGE, 'headline')}-unclaimed",
         ),
-        html.P(uptake_sentence(cells[UPTAKE]), id=f"{ids.block(PAGE, 'headline')}-uptake"),
+        html.P(
+            uptake_sentence(cells[UPTAKE], all_programmes(r.settings, view)),
+            id=f"{ids.block(PAGE, 'headline')}-uptake",
+        ),
         html.P(
             " ".join(decisions_sentences(cells[GRANT], cells[DAYS], view)),
             id=f"{ids.block(PAGE, 'headline')}-decisions",

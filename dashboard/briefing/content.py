@@ -23,7 +23,7 @@ from dashboard.formatting import add_months, format_count, format_value, period_
 from dashboard.i18n import N_, _, lang
 from dashboard.labels import metric_name, value_label
 from dashboard.tiles import tile_data
-from dashboard.uptake_view import programmes, unclaimed_sentence, uptake_sentence
+from dashboard.uptake_view import all_programmes, programmes, unclaimed_sentence, uptake_sentence
 from dashboard.views import STATUS_ICON, as_of_detail, change_sentences, partial_period_notice
 from metrics import query
 from metrics.catalogue import CATALOGUE
@@ -227,7 +227,7 @@ def uptake_section(r: Reader, view: View) -> tuple[list[str], Table, int]:
         df = r.cells(metric, view)
         cells[metric] = one_cell(df, view.end, CATALOGUE[metric].unit, r.min_cell_size)
     sentences = [unclaimed_sentence(r.settings, view, cells["unclaimed_estimate"]),
-                 uptake_sentence(cells["uptake_rate"])]  # fmt: skip
+                 uptake_sentence(cells["uptake_rate"], all_programmes(r.settings, view))]  # fmt: skip
     head = [_("Programme"), _("Take-up"), _("Interval or range"), _("People eligible"), _("Estimated missing out")]
     rows, suppressed = [], 0
     for programme in programmes(r.settings):

@@ -84,13 +84,13 @@ def test_headline_in_plain_words(demo):
     assert unclaimed and uptake and not unclaimed["suppressed"]
     month = period_label(end, "month")
     assert headline(page, "unclaimed") == (
-        f"About {format_value(unclaimed['value'], 'count')} people eligible for a benefit did not claim it in the "
-        f"12 months to {month}. Between {format_value(unclaimed['ci_low'], 'count')} and "
+        f"About {format_value(unclaimed['value'], 'count')} entitlements went unclaimed in the 12 months to {month}, "
+        f"across all programmes (a person eligible for two programmes counts twice). Between {format_value(unclaimed['ci_low'], 'count')} and "
         f"{format_value(unclaimed['ci_high'], 'count')}, from the low and high estimates of eligible people."
     )
     assert headline(page, "uptake") == (
-        f"{format_value(uptake['value'], 'proportion')} of the {format_count(uptake['n'])} people eligible received "
-        f"it. Range: {range_text(uptake, 'proportion')}."
+        f"{format_value(uptake['value'], 'proportion')} of the {format_count(uptake['n'])} entitlements across all "
+        f"programmes were taken up. Range: {range_text(uptake, 'proportion')}."
     )
     grant, days = at(read(engine, "grant_rate"), end), at(read(engine, "decision_days_median"), end)
     decisions = headline(page, "decisions")
@@ -208,7 +208,7 @@ def test_only_programmes_in_the_service_filter_and_a_notice_for_others(demo):
     assert [o["value"] for o in select.options] == [ids.ALL, *PROGRAMMES]
     assert select.value == ids.ALL
     assert "Pothole repair is not an entitlement programme; showing all programmes." in words(page)
-    assert "people eligible for a benefit" in headline(page, "unclaimed")
+    assert "entitlements went unclaimed in the 12 months to" in headline(page, "unclaimed")
 
 
 def test_weekly_periods(demo):
@@ -328,10 +328,13 @@ def test_unusual_figures_in_words(small):
     settings, engine = small
     page = uv.page(engine, settings, {}, "/rights-uptake")
     assert headline(page, "unclaimed") == (
-        "About 100 people eligible for a benefit did not claim it in the 12 months to June 2026. Between 80 and 120, "
-        "from the low and high estimates of eligible people."
+        "About 100 entitlements went unclaimed in the 12 months to June 2026, across all programmes (a person "
+        "eligible for two programmes counts twice). Between 80 and 120, from the low and high estimates of eligible "
+        "people."
     )
-    assert headline(page, "uptake") == "75.0% of the 400 people eligible received it. Range: 70.0% to 80.0%."
+    assert headline(page, "uptake") == (
+        "75.0% of the 400 entitlements across all programmes were taken up. Range: 70.0% to 80.0%."
+    )
     assert "Not computed: the store holds no Applications granted for the whole population" in headline(
         page, "decisions"
     )
