@@ -55,8 +55,9 @@ TREND_PERIODS = 12
 # Fewer known figures than this in the window say nothing about a trend.
 TREND_MIN_KNOWN = 6
 
-# Distributions (one figure per band of time waiting, per score): no single figure to track.
-DISTRIBUTIONS = ("backlog_age", "rating_share")
+# Distributions (one figure per band of time waiting, per score, per day of the resolution
+# curve): no single figure to track. The timeliness page draws them.
+DISTRIBUTIONS = ("backlog_age", "rating_share", "still_open_share")
 
 STATUS_ICON = {"on_track": "\u2714", "at_risk": "\u25b2", "off_track": "\u2716", "none": "\u25cb"}  # ✔ ▲ ✖ ○
 # Text and fill of the status cell: dark text on a pale fill, contrast above 7:1.
