@@ -93,6 +93,7 @@ TREND_WORDS = {
     ("down", "worse"): N_("↘ falling (worse)"),
     ("flat", None): N_("→ no clear change"),
     ("few", None): N_("Too few figures to tell"),
+    ("overlap", None): N_("Not judged: each figure covers the 12 months to its period, so neighbours overlap"),
 }
 
 
@@ -323,7 +324,9 @@ def kpi_rows(engine: Engine, settings: Settings, view: View, version: int | None
             value, n = value_words(cell, unit, mcs), n_words(cell)
             change = change_words(cell, previous, unit) if before else _("No earlier period")
             series = np.array([_nan(value_of(cells.get(p))) for p in last12], dtype=float)
-            trend_text = trend_words(trend(series, definition.direction))
+            # XmR signals assume independent points; rolling 12-month figures are not.
+            overlap = definition.overlaps(view.grain)
+            trend_text = trend_words(("overlap", None) if overlap else trend(series, definition.direction))
         note = cell.get("note") if cell and cell_state(cell) == "value" else None
         rows.append({
             "metric": metric,

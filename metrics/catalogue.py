@@ -100,6 +100,10 @@ IDENTITIES: tuple[Identity, ...] = (
 )  # fmt: skip
 
 
+# How many months a period of each grain spans (a week is less than one).
+GRAIN_MONTHS = {"week": 0, "month": 1, "quarter": 3, "year": 12}
+
+
 @dataclass(frozen=True)
 class MetricDefinition:
     id: str
@@ -127,10 +131,18 @@ class MetricDefinition:
     # the day in a pseudo-dimension of `n_whole_dims`. Its figures are shares, not times, so
     # metrics.incremental tells which points a later as_of can move by these days instead.
     curve_days: tuple[int, ...] = ()
+    # Each period's figure covers the `window_months` to its end (take-up: the 12 months to
+    # it). At a shorter grain neighbouring figures share most of their cases, so tests that
+    # assume independent points (XmR signals, before/after) must not be run on them.
+    window_months: int = 0
 
     @property
     def is_across(self) -> bool:
         return bool(self.requires)
+
+    def overlaps(self, grain: str) -> bool:
+        """Whether consecutive figures at `grain` cover overlapping windows of time."""
+        return self.window_months > GRAIN_MONTHS.get(grain, 0)
 
 
 CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
@@ -265,6 +277,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="eligible people",
         count=ELIGIBLE,
         compute=uptake.uptake_rate,
+        window_months=12,
     ),
     MetricDefinition(
         id="resolution_days_p90",
@@ -353,6 +366,7 @@ CATALOGUE_LIST: tuple[MetricDefinition, ...] = (
         n_means="eligible people",
         count=ELIGIBLE,
         compute=uptake.unclaimed_estimate,
+        window_months=12,
     ),
     MetricDefinition(
         id="grant_rate",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any
 
 import dash
@@ -166,6 +167,20 @@ def test_the_trend_column_follows_the_xmr_signals_of_the_last_12_periods(demo_st
             assert rows[metric]["trend"] == "→ no clear change", metric
         else:
             assert rows[metric]["trend"].startswith(("↗", "↘")), metric
+    # Rolling 12-month take-up: monthly figures overlap, so no signal is read from them...
+    for metric in ("uptake_rate", "unclaimed_estimate"):
+        assert rows[metric]["trend"].startswith("Not judged: each figure covers the 12 months"), metric
+    # ...but yearly ones do not.
+    last_year = data.periods(engine, "year", version)[-1]
+    year_view = replace(view, grain="year", start=None, end=last_year)
+    yearly = {r["metric"]: r for r in kpi_view.kpi_rows(engine, settings, year_view, version)}
+    assert not yearly["uptake_rate"]["trend"].startswith("Not judged")
+
+
+def test_overlapping_windows_are_known_from_the_catalogue():
+    uptake = CATALOGUE["uptake_rate"]
+    assert [uptake.overlaps(g) for g in ("week", "month", "quarter", "year")] == [True, True, True, False]
+    assert not any(CATALOGUE["on_time_rate"].overlaps(g) for g in ("week", "month", "quarter", "year"))
 
 
 @pytest.mark.parametrize(
