@@ -977,11 +977,14 @@ def backlog_age_chart(ctx: Context) -> Block:
     x = [short_period(p, grain) for p in ctx.periods]
     bands = {band: by_period(df[df["dims"].map(lambda d, b=band: d.get("backlog_age") == b)], ctx.periods)
              for band in AGE_BANDS}  # fmt: skip
+    # A bar with a band suppressed or missing would read shorter than the backlog it stands
+    # for: such a period gets no bar at all (its known bands stay in the table).
+    whole = [all(value_of(bands[b][i]) is not None for b in AGE_BANDS) for i in range(len(ctx.periods))]
     fig = plot.Figure()
     for band, rows in bands.items():
         color, pattern = AGE_STYLE[band]
         fig.add_trace(plot.Bar(
-            x=x, y=[value_of(r) for r in rows], name=_(AGE_BANDS[band]),
+            x=x, y=[value_of(r) if ok else None for r, ok in zip(rows, whole, strict=True)], name=_(AGE_BANDS[band]),
             marker={"color": color, "line": {"color": "#333", "width": 0.5},
                     "pattern": {"shape": pattern, "fgcolor": "#1a1a1a", "size": 7, "solidity": 0.25}},
             customdata=[value_text(r, "count", ctx.min_cell_size) for r in rows],
@@ -989,7 +992,7 @@ def backlog_age_chart(ctx: Context) -> Block:
         ))  # fmt: skip
     _base_layout(fig, 420)
     fig.update_layout(barmode="stack", bargap=0.2, legend={"traceorder": "normal"})
-    if not any(value_of(r) is not None for rows in bands.values() for r in rows):
+    if not any(whole):
         nothing_to_draw(fig, _("Nothing to draw: every period is suppressed or has no figure"))
     else:
         fig.update_xaxes(type="category", categoryorder="array", categoryarray=x, ticks="outside")
@@ -1005,21 +1008,21 @@ def backlog_age_chart(ctx: Context) -> Block:
     parts.append(_("{period}: {bands}.").format(period=period_label(ctx.end, grain), bands=_(", ").join(
         _("{band}: {value}").format(band=_(AGE_BANDS[b]), value=value_text(r, "count", ctx.min_cell_size))
         for b, r in end_rows.items())))  # fmt: skip
-    if all(value_of(r) is not None for r in end_rows.values()):
-        total = sum(value_of(r) or 0 for r in end_rows.values())
-        if total > 0:
-            share = (value_of(end_rows["over 90 days"]) or 0) / total
-            parts.append(_("{share} of the open cases had waited over 90 days.").format(
-                share=format_value(share, "proportion")))  # fmt: skip
+    # Both stored counts, not a share worked out here from the bands.
+    over, open_ = value_of(end_rows["over 90 days"]), value_of(first_row(at_period(ctx.read("backlog_open"), ctx.end)))
+    if over is not None and open_ is not None:
+        parts.append(_("{over} of the {total} open cases had waited over 90 days.").format(
+            over=format_value(over, "count"), total=format_value(open_, "count")))  # fmt: skip
     hidden = sorted({p for rows in bands.values() for p, r in zip(ctx.periods, rows, strict=True)
                      if cell_state(r) == "suppressed"})  # fmt: skip
     absent = sorted({p for rows in bands.values() for p, r in zip(ctx.periods, rows, strict=True)
                      if cell_state(r) == "missing"})  # fmt: skip
     if hidden:
-        parts.append(_("Some bands suppressed, left out of their bar: {periods}.").format(
-            periods=period_runs(hidden, ctx)))  # fmt: skip
+        parts.append(_("Some bands suppressed, so no bar is drawn (the table has the bands that are known): "
+                       "{periods}.").format(periods=period_runs(hidden, ctx)))  # fmt: skip
     if absent:
-        parts.append(_("Some bands with no figure: {periods}.").format(periods=period_runs(absent, ctx)))
+        parts.append(_("Some bands with no figure, so no bar is drawn: {periods}.").format(
+            periods=period_runs(absent, ctx)))  # fmt: skip
     return Chart(name, title, fig, sentence_join(parts), head, rows,
                  downloads.csv_href(metric, ctx.view, ("backlog_age",)))  # fmt: skip
 
