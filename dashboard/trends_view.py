@@ -130,12 +130,20 @@ class Control:
     limits: Limits | None
 
 
-def control_data(df: pd.DataFrame) -> Control:
+def overlap_text() -> str:
+    return _("No control limits or before-and-after test at this period length: each figure covers the 12 months "
+             "to its period, so neighbouring figures share most of their cases and drift together. Choose Year "
+             "to read them.")
+
+
+def control_data(df: pd.DataFrame, overlapping: bool = False) -> Control:
     """XmR limits from the first `BASELINE` known values and the run-rule signals of each stored
-    period: the same calls on the same values as `metrics.query.control_chart`."""
+    period: the same calls on the same values as `metrics.query.control_chart`. None for
+    figures of overlapping windows (`MetricDefinition.overlaps`): XmR assumes independent
+    points, and rolling figures drift together."""
     cells = df.sort_values("period").reset_index(drop=True).copy()
     values = cells["value"].to_numpy(dtype=float)
-    limits = xmr_limits(values, BASELINE)
+    limits = None if overlapping else xmr_limits(values, BASELINE)
     cells["signals"] = signals(values, limits) if limits else [[] for _ in range(len(cells))]
     return Control(cells, limits)
 
@@ -292,7 +300,9 @@ def control_caption(c: Control, drawn: pd.DataFrame, metric: str, view: View, se
     latest = drawn.iloc[-1].to_dict()
     parts.append(_("{period}: {value}.").format(period=period_label(last, view.grain),
                                               value=value_words(latest, unit, settings.privacy.min_cell_size)))
-    if c.limits is None:
+    if c.limits is None and CATALOGUE[metric].overlaps(view.grain):
+        parts.append(overlap_text())
+    elif c.limits is None:
         parts.append(_("Too few known figures to set control limits."))
     else:
         parts.append(_("Centre line {centre}; control limits {lower} to {upper}, from the first {k} known periods "
@@ -347,7 +357,7 @@ def control_block(engine: Engine, settings: Settings, view: View, version: int |
     df = frame(engine, settings, metric, view, version)
     if df is None:
         return blocks.text_block(PAGE, "control", title, [html.P(not_computed(settings, metric, view))], level=2)
-    c = control_data(df)
+    c = control_data(df, CATALOGUE[metric].overlaps(view.grain))
     periods = data.periods(engine, view.grain, version)
     drawn = complete_months(df, periods[0], periods[-1], periods) if periods else df
     shown = [a for a in events(settings) if periods and periods[0] <= a.date <= periods[-1] + _span(view.grain)]
@@ -478,6 +488,11 @@ def comparison_block(engine: Engine, settings: Settings, view: View, version: in
     df = frame(engine, settings, metric, view, version)
     if df is None:
         return blocks.text_block(PAGE, "before-after", title, [html.P(not_computed(settings, metric, view))], level=2)
+    if CATALOGUE[metric].overlaps(view.grain):
+        return blocks.text_block(PAGE, "before-after", title, [html.P(
+            _("No comparison around {event}: {reason}").format(event=event_label(event),
+                                                               reason=overlap_text().rstrip(".")))],
+            level=2)  # fmt: skip
     cmp = comparison(df, event)
     if cmp.result is None:
         return blocks.text_block(PAGE, "before-after", title, [html.P(

@@ -63,6 +63,25 @@ def test_control_limits_and_signals_are_the_query_layers(demo_store, metric):
         assert list(c.cells["signals"]) == list(expected["signals"])
 
 
+def test_rolling_take_up_gets_no_limits_or_before_after_test_where_its_figures_overlap(demo_store):
+    settings, engine = demo_store
+    version = data.data_version(engine)
+    event = trends_view.events(settings)[1]
+    month = view_of(engine, settings)
+    block = text_of(trends_view.control_block(engine, settings, month, version, "uptake_rate"))
+    assert "No control limits or before-and-after test at this period length" in block
+    assert "Control limits" not in block and "signal a real change" not in block
+    before_after = text_of(trends_view.comparison_block(engine, settings, month, version, "uptake_rate", event))
+    assert "No comparison around" in before_after and "Verdict" not in before_after
+    # Yearly figures do not overlap: the limits are computed as for any other series.
+    year = view_of(engine, settings, grain="year")
+    df = frame(engine, settings, "uptake_rate", year, version)
+    assert trends_view.control_data(df, CATALOGUE["uptake_rate"].overlaps("year")).limits == trends_view.control_data(
+        df).limits
+    assert "No control limits" not in text_of(trends_view.control_block(engine, settings, year, version,
+                                                                        "uptake_rate"))  # fmt: skip
+
+
 def test_the_cli_gives_the_same_limits(demo_store):
     settings, engine = demo_store
     version = data.data_version(engine)
