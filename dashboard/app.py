@@ -5,7 +5,8 @@ It needs no network at run time: Bootstrap's stylesheet is served from `dashboar
 dash-bootstrap-components 2 is built for) and Dash serves its own scripts locally.
 
 The Flask server underneath carries what is not a page: the language switch (`/lang/<code>`,
-remembered in a cookie), the `lang` attribute of the HTML, and the CSV downloads.
+remembered in a cookie), the `lang` attribute of the HTML, the CSV downloads, and the login,
+scope, audit and security headers of `dashboard.auth`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from dash import html
 from flask import Response, redirect, request
 from sqlalchemy import Engine
 
-from dashboard import briefings_view, data, downloads, i18n, ids, state, views
+from dashboard import audit_view, auth, briefings_view, data, downloads, i18n, ids, state, views
 from dashboard.i18n import _
-from metrics.config import Settings
+from metrics.config import Secrets, Settings
 
 HERE = Path(__file__).parent
 PRODUCT = "civic-metrics"
@@ -82,6 +83,7 @@ def navbar(settings: Settings, engine: Engine) -> html.Header:
     links = [
         dbc.NavItem(dbc.NavLink(_(page["name"]), href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
+        if auth.may_open(page["path"])  # a page the reader's role does not open is not offered
     ]
     return html.Header(
         dbc.Navbar(
@@ -96,6 +98,7 @@ def navbar(settings: Settings, engine: Engine) -> html.Header:
                         className="navbar-text as-of me-3",
                     ),
                     language_switch(),
+                    *account_menu(),
                 ],
                 fluid=True,
             ),
@@ -106,6 +109,17 @@ def navbar(settings: Settings, engine: Engine) -> html.Header:
             className="mb-3",
         )
     )
+
+
+def account_menu() -> list[Any]:
+    """Who is signed in, and the way out (nothing when no login is asked)."""
+    account = auth.account()
+    if account is None:
+        return []
+    return [
+        html.Span(account.username, className="navbar-text ms-3"),
+        html.A(_("Sign out"), href=dash.get_relative_path(auth.LOGOUT), id="nav-logout", className="nav-link ms-2"),
+    ]
 
 
 def switch_language(code: str) -> Response:
@@ -130,9 +144,10 @@ def remember_language(response: Response) -> Response:
     return response
 
 
-def create_app(settings: Settings, engine: Engine) -> dash.Dash:
+def create_app(settings: Settings, engine: Engine, secret_key: str | None = None) -> dash.Dash:
     """The dashboard over `engine`'s metric cells, configured by `settings` (with the
-    targets and events loaded from tables)."""
+    targets and events loaded from tables). `secret_key` signs the session cookies (default:
+    `CIVIC_METRICS_SECRET_KEY`; required when `auth.required`)."""
     from metrics.lookups import with_store_lookups
 
     settings = with_store_lookups(settings, engine)
@@ -147,6 +162,10 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
         update_title=None,
         index_string=INDEX_STRING,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        # Without it Dash renders every page's layout at the first request, as whoever sent it,
+        # and sends that to every later reader inside each page's config (`validation_layout`):
+        # figures of one reader's scope in another's page.
+        suppress_callback_exceptions=True,
     )
     app.server.add_url_rule("/lang/<code>", "switch_language", switch_language)
     app.server.before_request(i18n.start_request)
@@ -154,6 +173,9 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
     app.server.after_request(remember_language)
     downloads.register(app.server)
     briefings_view.register(app.server)
+    audit_view.register(app.server)
+    key = Secrets().secret_key
+    auth.install(app.server, settings, engine, secret_key or (key.get_secret_value() if key else None))
 
     def layout() -> Any:
         # A function, so the as-of date and the language are read on every page load.

@@ -3,6 +3,10 @@
 A cache entry is keyed by (store, indicator, breakdown, refresh run): a new metric refresh
 starts a new key, so a page never shows figures from two refreshes side by side. Frames
 returned from here are shared between requests and must not be modified.
+
+The caches hold every slice (they are shared by every reader); what leaves this module is cut
+to the reader's scope (`metrics.access.restrict`), so a cache filled by one reader never shows
+another what their scope does not admit.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics import query
+from metrics import access, query
 
 
 def refresh_run(engine: Engine) -> dict[str, Any] | None:
@@ -31,13 +35,20 @@ def data_version(engine: Engine) -> int | None:
     return version_of(refresh_run(engine))
 
 
-@lru_cache(maxsize=256)
 def monthly_cells(
     engine: Engine, metric: str, by: tuple[str, ...], version: int | None, min_cell_size: int
 ) -> pd.DataFrame:
-    """Every monthly cell of one indicator and breakdown, suppressed (`version` only keys
-    the cache)."""
-    return query.read_cells(engine, metric, by=by, grain="month", min_cell_size=min_cell_size)
+    """Every monthly cell of one indicator and breakdown the reader may see, suppressed
+    (`version` only keys the cache)."""
+    return access.restrict(_monthly_cells(engine, metric, by, version, min_cell_size))
+
+
+@lru_cache(maxsize=256)
+def _monthly_cells(
+    engine: Engine, metric: str, by: tuple[str, ...], version: int | None, min_cell_size: int
+) -> pd.DataFrame:
+    return query.read_cells(engine, metric, by=by, grain="month", min_cell_size=min_cell_size,
+                            scope=access.EVERYTHING)  # fmt: skip
 
 
 @lru_cache(maxsize=8)
@@ -81,15 +92,28 @@ def periods(engine: Engine, grain: str, version: int | None) -> tuple[dt.date, .
     return tuple(query.periods(engine, grain))
 
 
-# Every table of a refreshed store fits (866 on the demo ministry; `warm` reads them all).
-@lru_cache(maxsize=4096)
 def cells(
     engine: Engine, metric: str, by: tuple[str, ...], grain: str, version: int | None, min_cell_size: int,
     across: str = "",
 ) -> pd.DataFrame:  # fmt: skip
-    """Every cell of one indicator, breakdown and grain, suppressed (`version` only keys the
-    cache). Shared between requests: never modify it."""
-    return query.read_cells(engine, metric, by=by, grain=grain, min_cell_size=min_cell_size, across=across)
+    """Every cell of one indicator, breakdown and grain that the reader may see, suppressed
+    (`version` only keys the cache). Shared between requests: never modify it."""
+    return access.restrict(_cells(engine, metric, by, grain, version, min_cell_size, across))
+
+
+# Every table of a refreshed store fits (866 on the demo ministry; `warm` reads them all).
+@lru_cache(maxsize=4096)
+def _cells(
+    engine: Engine, metric: str, by: tuple[str, ...], grain: str, version: int | None, min_cell_size: int,
+    across: str = "",
+) -> pd.DataFrame:  # fmt: skip
+    return query.read_cells(engine, metric, by=by, grain=grain, min_cell_size=min_cell_size, across=across,
+                            scope=access.EVERYTHING)  # fmt: skip
+
+
+# The cache is the unscoped one's (tests and operators inspect and clear it through `cells`).
+cells.cache_info = _cells.cache_info  # type: ignore[attr-defined]
+cells.cache_clear = _cells.cache_clear  # type: ignore[attr-defined]
 
 
 def warm(engine: Engine, min_cell_size: int) -> int:
@@ -102,7 +126,7 @@ def warm(engine: Engine, min_cell_size: int) -> int:
     for metric, grain, by, across in todo:
         if data_version(engine) != version:
             return 0  # a new refresh landed: its tables are read when asked for
-        cells(engine, metric, by, grain, version, min_cell_size, across)
+        _cells(engine, metric, by, grain, version, min_cell_size, across)
     return len(todo)
 
 

@@ -44,7 +44,7 @@ from dashboard.labels import metric_description, metric_name, slice_label
 from dashboard.tiles import cell_state
 from dashboard.views import as_of_detail
 from etl.operations import quarantine_counts, run_log
-from metrics import query
+from metrics import access, query
 from metrics.catalogue import CATALOGUE
 from metrics.config import Annotation, Settings
 from metrics.control import BeforeAfter, Limits, before_after, signals, xmr_limits
@@ -203,7 +203,7 @@ def older_cells(engine: Engine, settings: Settings, metric: str, view: View, def
     df["dims"] = df["dims_key"].map(query.parse_dims)
     for dim, value in view.slice().items():
         df = df[df["dims"].map(lambda d, dim=dim, value=value: d.get(dim) == value)]
-    return df.reset_index(drop=True)
+    return access.restrict(df).reset_index(drop=True)  # the reader's scope, as every read
 
 
 def _x(periods: Any) -> list[pd.Timestamp]:

@@ -158,15 +158,20 @@ def etl_run(obj: Ctx, jobs: tuple[str, ...], reload: bool) -> None:
     position, so a failed run keeps what it loaded and the next run goes on from there."""
     from etl.errors import EtlError
     from etl.runner import run_jobs
+    from metrics import audit
 
     engine = obj.engine()
     try:
         summaries = run_jobs(obj.settings, engine, list(jobs) or None, progress, reload)
     except EtlError as exc:
+        audit.record(engine, "etl_run", actor=audit.cli_actor(), target=",".join(jobs) or "all", outcome="failed",
+                     detail={"reload": reload, "error": str(exc)[:500]})  # fmt: skip
         kind = "transient (retrying later may succeed)" if exc.transient else "terminal (fix and run again)"
         raise click.ClickException(
             f"{exc}\nthe batch being loaded was not loaded (earlier batches are kept); error is {kind}"
         ) from None
+    audit.record(engine, "etl_run", actor=audit.cli_actor(), target=",".join(jobs) or "all",
+                 detail={"reload": reload, "runs": [s.line() for s in summaries]})  # fmt: skip
     for s in summaries:
         click.echo(s.line())
 
@@ -540,11 +545,22 @@ def serve(obj: Ctx, host: str, port: int) -> None:
     """Serve the dashboard (reads metric cells only)."""
     from dashboard.app import create_app
 
+    if not obj.settings.auth.required and host not in LOOPBACK:
+        raise click.ClickException(
+            f"auth.required is false: the dashboard would be open to anyone who reaches {host}; "
+            "serve it on 127.0.0.1 only, or require a login"
+        )
     engine = obj.engine()
-    app = create_app(obj.settings, engine)
+    try:
+        app = create_app(obj.settings, engine)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     _warm_in_background(obj.settings, engine)
     click.echo(f"civic-metrics dashboard: http://{host}:{port}/")
     app.run(host=host, port=port, debug=False)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _warm_in_background(settings: Settings, engine: object) -> None:
@@ -599,12 +615,44 @@ def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
     click.echo(f"demo ready in {time.perf_counter() - t0:.0f} s")
     if no_serve:
         return
-    from dashboard.app import create_app
+    import secrets
 
-    app = create_app(s, engine)
+    from dashboard.app import create_app
+    from metrics.config import Secrets
+
+    key = Secrets().secret_key
+    if s.auth.required:
+        password = _demo_account(engine, s)
+        click.echo(f"sign in as {DEMO_USER} (admin) with the password {password} (a new one each run)")
+        if key is None:
+            # Sessions of this run only: a restart logs everyone out, which a demo can afford.
+            progress("CIVIC_METRICS_SECRET_KEY is not set: a key for this run only signs the session cookies")
+    app = create_app(s, engine, (key.get_secret_value() if key else None) or secrets.token_hex(32))
     _warm_in_background(s, engine)
     click.echo(f"civic-metrics dashboard: http://{host}:{port}/")
     app.run(host=host, port=port, debug=False)
+
+
+DEMO_USER = "demo"
+
+
+def _demo_account(engine: object, settings: Settings) -> str:
+    """The demo's admin account with a new random password (printed once, never stored)."""
+    import secrets
+
+    from metrics import audit, users
+
+    password = secrets.token_urlsafe(12)
+    actor = audit.cli_actor()
+    if users.get(engine, DEMO_USER) is None:  # type: ignore[arg-type]
+        users.add(engine, DEMO_USER, password, "admin", actor=actor,  # type: ignore[arg-type]
+                  min_password_length=settings.auth.min_password_length)  # fmt: skip
+    else:
+        users.set_password(engine, DEMO_USER, password, actor=actor,  # type: ignore[arg-type]
+                           min_password_length=settings.auth.min_password_length)  # fmt: skip
+        users.set_role(engine, DEMO_USER, "admin", actor=actor)  # type: ignore[arg-type]
+        users.set_active(engine, DEMO_USER, True, actor=actor)  # type: ignore[arg-type]
+    return password
 
 
 def main() -> None:
@@ -613,3 +661,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# The accounts group lives in its own module (it needs Ctx, defined above).
+from metrics.cli_users import users_group  # noqa: E402
+
+cli.add_command(users_group)

@@ -400,6 +400,26 @@ class DashboardSettings(Frozen):
     boundary_id_property: str = "id"
 
 
+class AuthSettings(Frozen):
+    """Who may open the dashboard (accounts are managed with `civic-metrics users`)."""
+
+    # Off only for a dashboard nobody else can reach: `serve` refuses it on any interface
+    # but the loopback one, so a copy of a test config cannot open the figures to a network.
+    required: bool = True
+    # A session ends after this long without a request (the cookie is re-signed on each)...
+    idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    # ...and this long after the login, however busy.
+    max_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 12
+    # Failed logins for one account (or from one address, four times as many) within
+    # `lockout_minutes` after which further attempts are refused without checking the password.
+    max_failed_logins: Annotated[int, Field(ge=1)] = 5
+    lockout_minutes: Annotated[int, Field(ge=1)] = 15
+    # Session cookie only over HTTPS. Browsers treat http://localhost as secure, so the demo
+    # and the tests work with it on; turn it off only behind a proxy that cannot speak HTTPS.
+    secure_cookies: bool = True
+    min_password_length: Annotated[int, Field(ge=8)] = 12
+
+
 class Settings(Frozen):
     store: StoreSettings = StoreSettings()
     timezone: str = "UTC"
@@ -417,6 +437,7 @@ class Settings(Frozen):
     worker: WorkerSettings = WorkerSettings()
     dashboard: DashboardSettings = DashboardSettings()
     reports: ReportSettings = ReportSettings()
+    auth: AuthSettings = AuthSettings()
 
     # Where the file was read from: relative paths resolve against its folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -445,6 +466,11 @@ class Secrets(BaseSettings):
 
     store_url: SecretStr | None = Field(None, description="Whole store URL, overrides store.url")
     db_password: SecretStr | None = Field(None, description="Password added to store.url")
+    # Signs the dashboard's session cookies; every web process of one deployment shares it.
+    secret_key: SecretStr | None = Field(None, description="Key signing the dashboard's session cookies")
+    # `civic-metrics users add` / `set-password` read the new password here when set, so a
+    # script never puts it on a command line (shell history, `ps`).
+    user_password: SecretStr | None = Field(None, description="Password for `civic-metrics users`, instead of a prompt")
 
 
 class ConfigError(Exception):

@@ -4,7 +4,9 @@ It reads metric cells, never a case's values, so every reader is fast and can le
 person's record, and everyone sees the same numbers. Small numbers are suppressed here, over
 the whole family of tables related to the one read (metrics.suppression): the store keeps
 every cell as computed, a change of `min_cell_size` needs no recompute, and every reader
-gets the same protection. The one thing read beside the cells is structure: which
+gets the same protection. Then the reader's scope applies (`metrics.access`): a programme
+manager logged in to the dashboard gets only the cells of their own services and departments,
+whatever a request asks for. The one thing read beside the cells is structure: which
 department each service belongs to (distinct pairs of the cases table), because a
 department's figures add up from its services'.
 """
@@ -21,6 +23,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, Integer, String, and_, case, func, or_, select, type_coerce
 
+from metrics import access
 from metrics.catalogue import CATALOGUE
 from metrics.comparisons import comparable, compare_with_reference, vs_reference_record
 from metrics.control import BeforeAfter, Limits, before_after, signals, xmr_limits
@@ -83,9 +86,11 @@ def read_cells(
     *,
     min_cell_size: int,
     across: str = "",
+    scope: access.Scope | None = None,
 ) -> pd.DataFrame:
     """Cells of one indicator (its newest definition version) for one breakdown, with small
-    numbers suppressed (primary and secondary, see metrics.suppression).
+    numbers suppressed (primary and secondary, see metrics.suppression), of the slices that
+    `scope` (default: the reader's, `metrics.access.current()`) admits.
 
     Which cells to hide is decided once per store state, family of related indicators and
     `min_cell_size` over every grain, breakdown and related indicator (`suppression_decision`)
@@ -118,7 +123,7 @@ def read_cells(
         for dim, allowed in values.items():
             if dim in by and allowed:
                 df = df[df["dims"].map(lambda d, dim=dim, allowed=allowed: d.get(dim) in allowed)]
-    return df.reset_index(drop=True)
+    return access.restrict(df, scope).reset_index(drop=True)
 
 
 def suppression_decision(engine: Engine, metric: str, min_cell_size: int) -> Decision:

@@ -350,3 +350,53 @@ class BriefingRow(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     made_by: Mapped[str] = mapped_column(String(20))  # cli, worker
+
+
+# --- access control -------------------------------------------------------------------------
+
+
+class User(Base):
+    """A person who may open the dashboard, with their role and (programme managers) scope.
+
+    Scope lists are JSON arrays of service ids and department names. `session_key` is part of
+    every session cookie's user id: changing the password or disabling the account draws a
+    new one, which ends every session already open."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(30))  # minister_office, programme_manager, auditor, admin
+    services: Mapped[str] = mapped_column(Text, default="[]")
+    departments: Mapped[str] = mapped_column(Text, default="[]")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """One accountable act: a login or failed login, an export, a report download, a change
+    of an account, a manual ETL run. Append-only: the product only inserts, and a trigger in
+    the store (SQLite and PostgreSQL) refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Who did it: a username, `cli:<os user>` for the command line, None when not known (a
+    # failed login names the account tried in `target`).
+    actor: Mapped[str | None] = mapped_column(String(150))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(20))  # ok, refused, failed
+    detail: Mapped[str | None] = mapped_column(Text)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        # Login throttling counts an account's recent failures.
+        Index("ix_audit_log_action_target", "action", "target"),
+    )

@@ -3,6 +3,9 @@
 `cell_store` is an empty store of the real schema into which a test writes the metric
 cells it needs, small enough to check by hand. `demo_store` is built by the real CLI from
 5,000 demo cases (demo-data, init, etl run, metrics refresh), once per session.
+
+Both settings turn the login off (`auth.required: false`), so tests of pages open them
+directly; the tests of login, roles and scope (`test_auth*.py`) turn it on.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from metrics.catalogue import CATALOGUE
-from metrics.config import Settings, load_settings
+from metrics.config import AuthSettings, Settings, load_settings
 from metrics.store.db import engine_for, make_engine, upgrade
 from metrics.store.models import MetricCell, RefreshRun
 from tests.support import demo_config, run
@@ -39,6 +42,8 @@ def settings() -> Settings:
                 "backlog_open": {"target": 2500, "threshold": 3500},
             },
             "dashboard": {"headline": ["cases_opened", "on_time_rate", "resolution_days_median"]},
+            # Tests of pages read them without a login; tests/dashboard/test_auth*.py log in.
+            "auth": {"required": False},
         }
     )
 
@@ -113,7 +118,8 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
     run(config, "init")
     run(config, "etl", "run")
     run(config, "metrics", "refresh")
-    settings = load_settings(config)
+    # Tests of pages read them without a login (tests/dashboard/test_auth*.py log in).
+    settings = load_settings(config).model_copy(update={"auth": AuthSettings(required=False)})
     engine = engine_for(settings)
     yield settings, engine
     engine.dispose()
