@@ -71,11 +71,17 @@ def records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
     return [dict(zip(cols, row, strict=True)) for row in zip(*(df[c].tolist() for c in cols), strict=True)]
 
 
+def having(df: pd.DataFrame, dim: str, value: Any) -> pd.DataFrame:
+    """The rows whose slice has `dim` = `value`. astype(bool): on an empty frame the mask is
+    of object dtype, which pandas reads as a list of column names (and drops every column)."""
+    return df[df["dims"].map(lambda d: d.get(dim) == value).astype(bool)]
+
+
 def slice_cells(df: pd.DataFrame, region: str | None) -> pd.DataFrame:
     """The rows of one region (or all rows of a whole-population frame when region is None)."""
     if region is None:
         return df
-    return df[df["dims"].map(lambda d: d.get("region") == region)]
+    return having(df, "region", region)
 
 
 def cell_at(df: pd.DataFrame, period: dt.date) -> dict[str, Any] | None:

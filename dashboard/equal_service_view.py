@@ -1263,7 +1263,7 @@ def group_blocks(r: Reader, view: View, attr: str) -> list[Any]:
     values = dim_values(settings, attr)
     series = []
     for v in values:
-        one = df[df["dims"].map(lambda d, v=v: d.get(attr) == v)]
+        one = data.having(df, attr, v)
         series.append(Series(value_label(settings, attr, v), period_cells(one, periods, unit, m, view.grain)))
     thead, trows = trend_table(series, periods, view.grain, _(N_HEADS[COVERAGE]))
     summary = trend_summary(

@@ -975,7 +975,7 @@ def backlog_age_chart(ctx: Context) -> Block:
         return not_stored(name, title, metric, ctx, ("backlog_age",))
     grain = ctx.view.grain
     x = [short_period(p, grain) for p in ctx.periods]
-    bands = {band: by_period(df[df["dims"].map(lambda d, b=band: d.get("backlog_age") == b)], ctx.periods)
+    bands = {band: by_period(data.having(df, "backlog_age", band), ctx.periods)
              for band in AGE_BANDS}  # fmt: skip
     # A bar with a band suppressed or missing would read shorter than the backlog it stands
     # for: such a period gets no bar at all (its known bands stay in the table).

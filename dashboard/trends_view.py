@@ -202,7 +202,7 @@ def older_cells(engine: Engine, settings: Settings, metric: str, view: View, def
     df = apply(df, query.suppression_decision(engine, metric, mcs).pattern(df), mcs)
     df["dims"] = df["dims_key"].map(query.parse_dims)
     for dim, value in view.slice().items():
-        df = df[df["dims"].map(lambda d, dim=dim, value=value: d.get(dim) == value)]
+        df = data.having(df, dim, value)
     return access.restrict(df).reset_index(drop=True)  # the reader's scope, as every read
 
 

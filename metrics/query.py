@@ -122,7 +122,7 @@ def read_cells(
     if values:
         for dim, allowed in values.items():
             if dim in by and allowed:
-                df = df[df["dims"].map(lambda d, dim=dim, allowed=allowed: d.get(dim) in allowed)]
+                df = df[df["dims"].map(lambda d, dim=dim, allowed=allowed: d.get(dim) in allowed).astype(bool)]
     return access.restrict(df, scope).reset_index(drop=True)
 
 

@@ -10,7 +10,7 @@ from metrics import query
 
 
 def test_records_are_what_pandas_gives(demo_store):
-    settings, engine = demo_store
+    _settings, engine = demo_store
     df = data.cells(engine, "on_time_rate", ("region",), "month", data.data_version(engine), 10)
     assert len(df) > 10
     mine, pandas = data.records(df), df.to_dict("records")

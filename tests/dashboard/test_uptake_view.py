@@ -85,7 +85,8 @@ def test_headline_in_plain_words(demo):
     month = period_label(end, "month")
     assert headline(page, "unclaimed") == (
         f"About {format_value(unclaimed['value'], 'count')} entitlements went unclaimed in the 12 months to {month}, "
-        f"across all programmes (a person eligible for two programmes counts twice). Between {format_value(unclaimed['ci_low'], 'count')} and "
+        f"across all programmes (a person eligible for two programmes counts twice). Between "
+        f"{format_value(unclaimed['ci_low'], 'count')} and "
         f"{format_value(unclaimed['ci_high'], 'count')}, from the low and high estimates of eligible people."
     )
     assert headline(page, "uptake") == (
