@@ -1,6 +1,6 @@
 """Screenshots of every dashboard page for the docs, from a running dashboard.
 
-    civic-metrics demo &                        # or serve, on any refreshed store
+    civic-metrics --config C serve &    # C: a refreshed store with `auth: {required: false}`
     python docs/screenshots.py http://127.0.0.1:8050 docs/screenshots
 
 Opens each page of the navigation bar in headless Chromium (1400 px wide), waits until the
