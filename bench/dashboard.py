@@ -119,11 +119,9 @@ return {h1: !!document.querySelector('#main h1'), busy: !!busy,
 """
 
 
-def render_seconds(driver, url: str, timeout: float = 60) -> float:  # type: ignore[no-untyped-def]
-    """From navigation to a settled page: heading shown, nothing loading, charts all drawn."""
-    driver.get("about:blank")
-    started = time.perf_counter()
-    driver.get(url)
+def settled(driver, started: float, what: str, timeout: float) -> float:  # type: ignore[no-untyped-def]
+    """Seconds from `started` until the page settled: heading shown, nothing loading, and the
+    number of drawn charts unchanged for 0.3 s (the time of the last change is returned)."""
     last, stable_since = None, None
     while time.perf_counter() - started < timeout:
         state = driver.execute_script(RENDERED)
@@ -135,7 +133,15 @@ def render_seconds(driver, url: str, timeout: float = 60) -> float:  # type: ign
             else:
                 last, stable_since = state["charts"], now
         time.sleep(0.02)
-    raise TimeoutError(f"{url} did not settle within {timeout} s")
+    raise TimeoutError(f"{what} did not settle within {timeout} s")
+
+
+def render_seconds(driver, url: str, timeout: float = 60) -> float:  # type: ignore[no-untyped-def]
+    """From navigation to a settled page: heading shown, nothing loading, charts all drawn."""
+    driver.get("about:blank")
+    started = time.perf_counter()
+    driver.get(url)
+    return settled(driver, started, url, timeout)
 
 
 def menu_seconds(driver, base: str, path: str, start: str, timeout: float = 60) -> float:  # type: ignore[no-untyped-def]
@@ -152,18 +158,7 @@ def menu_seconds(driver, base: str, path: str, start: str, timeout: float = 60) 
         if time.perf_counter() - started > timeout:
             raise TimeoutError(f"{path} did not open from the menu")
         time.sleep(0.01)
-    last, stable_since = None, None
-    while time.perf_counter() - started < timeout:
-        state = driver.execute_script(RENDERED)
-        now = time.perf_counter()
-        if state["h1"] and not state["busy"]:
-            if state["charts"] == last:
-                if stable_since is not None and now - stable_since >= 0.3:
-                    return stable_since - started
-            else:
-                last, stable_since = state["charts"], now
-        time.sleep(0.02)
-    raise TimeoutError(f"{path} did not settle within {timeout} s")
+    return settled(driver, started, path, timeout)
 
 
 def content_callbacks(base: str) -> list[dict]:
