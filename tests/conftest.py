@@ -5,12 +5,18 @@ Chromium refuses to start as root without --no-sandbox; the other switches keep 
 reaching the network or the disk for anything but the app under test.
 """
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.chrome.options import Options
+
+# A dashboard with login on signs its session cookies with this key, which a deployment gives
+# in the environment; tests build such apps too (and test_auth removes it where it checks that
+# `serve` refuses to start without one).
+os.environ.setdefault("CIVIC_METRICS_SECRET_KEY", "tests-only-" + uuid.uuid4().hex)
 
 
 def pytest_setup_options():

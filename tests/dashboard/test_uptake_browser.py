@@ -53,10 +53,17 @@ def at(df: pd.DataFrame, period: Any, **dims: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def sentence(cell: dict[str, Any], programme: str, period: str) -> str:
+def sentence(cell: dict[str, Any], programme: str | None, period: str, where: str = "") -> str:
+    """The headline's words: for one programme, or (None) summed over all programmes, where
+    eligible people are counted once per programme: entitlements."""
+    n = format_value(cell["value"], "count")
+    if programme is None:
+        first = (f"About {n} entitlements{where} went unclaimed in the 12 months to {period}, across all programmes "
+                 "(a person eligible for two programmes counts twice).")  # fmt: skip
+    else:
+        first = f"About {n} people eligible for {programme}{where} did not claim it in the 12 months to {period}."
     return (
-        f"About {format_value(cell['value'], 'count')} people eligible for {programme} did not claim it in the 12 "
-        f"months to {period}. Between {format_value(cell['ci_low'], 'count')} and "
+        f"{first} Between {format_value(cell['ci_low'], 'count')} and "
         f"{format_value(cell['ci_high'], 'count')}, from the low and high estimates of eligible people."
     )
 
@@ -74,7 +81,7 @@ def test_uptake_page_follows_its_filters(dash_duo, demo_store):
 
     # Everyone, all programmes: the query layer's figures, in plain words.
     unclaimed = read(engine, "unclaimed_estimate")
-    assert text(dash_duo, headline) == sentence(at(unclaimed, end), "a benefit", month)
+    assert text(dash_duo, headline) == sentence(at(unclaimed, end), None, month)
     by_programme = read(engine, "uptake_rate", ("service",))
     shown = table_rows(dash_duo, "programme-uptake")
     assert [r[0] for r in shown] == [value_label(settings, "service", p) for p in PROGRAMMES]
@@ -112,7 +119,7 @@ def test_uptake_page_follows_its_filters(dash_duo, demo_store):
     Select(dash_duo.find_element(f"#{ids.filter_id(PAGE, 'service')}")).select_by_value(ids.ALL)
     region = next(r.id for r in settings.regions if (c := at(by_region, end, region=r.id)) and not c["suppressed"])
     Select(dash_duo.find_element(f"#{ids.filter_id(PAGE, 'region')}")).select_by_value(region)
-    expected = sentence(at(by_region, end, region=region), f"a benefit ({region})", month)
+    expected = sentence(at(by_region, end, region=region), None, month, f" ({region})")
     dash_duo.wait_for_text_to_equal(headline, expected, timeout=20)
     link = dash_duo.find_element(f"#{ids.filter_id(PAGE, 'link')}").get_attribute("href")
     assert f"region={region}" in link
