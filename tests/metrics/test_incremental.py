@@ -215,5 +215,5 @@ def test_every_setting_is_classed_as_shaping_the_figures_or_not() -> None:
     from metrics.config import Settings
     from metrics.incremental import FIGURE_SETTINGS
 
-    elsewhere = {"store", "etl", "worker", "dashboard", "targets", "annotations", "base_dir"}
+    elsewhere = {"store", "etl", "worker", "dashboard", "reports", "auth", "targets", "annotations", "base_dir"}
     assert set(Settings.model_fields) == set(FIGURE_SETTINGS) | elsewhere
