@@ -250,10 +250,20 @@ def metrics_refresh(obj: Ctx, metric_ids: tuple[str, ...], full: bool) -> None:
     unknown = [m for m in metric_ids if m not in CATALOGUE]
     if unknown:
         raise click.BadParameter(f"unknown indicator(s) {unknown}; expected some of {sorted(CATALOGUE)}")
+    from metrics import audit
+
+    engine = obj.engine()
+    target = ",".join(metric_ids) or "all"
     try:
-        s = refresh(obj.settings, obj.engine(), list(metric_ids) or None, progress, full=full)
-    except EmptyStore as exc:
-        raise click.ClickException(str(exc)) from None
+        s = refresh(obj.settings, engine, list(metric_ids) or None, progress, full=full)
+    except Exception as exc:
+        audit.record(engine, "metrics_refresh", actor=audit.cli_actor(), target=target, outcome="failed",
+                     detail={"full": full, "error": str(exc)[:500]})  # fmt: skip
+        if isinstance(exc, EmptyStore):
+            raise click.ClickException(str(exc)) from None
+        raise
+    audit.record(engine, "metrics_refresh", actor=audit.cli_actor(), target=target,
+                 detail={"full": full, "run": s.run_id, "mode": s.mode, "cells": s.cells})  # fmt: skip
     how = f"{s.periods:,} periods recomputed" if s.mode == "incremental" else f"full: {s.reason}"
     click.echo(
         f"refresh {s.run_id} ({how}): {s.cells:,} cells from {s.cases:,} cases, as of "
@@ -458,10 +468,20 @@ def report(obj: Ctx, period: str, lang: str, fmt: str, out: str | None) -> None:
         month = parse_period(period)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from None
+    from metrics import audit
+
+    engine = obj.engine()
+    asked = {"lang": lang, "format": fmt, "out": out}
     try:
-        w = write(obj.engine(), obj.settings, month, lang, fmt, Path(out) if out else None)
-    except (NoFigures, ChartError) as exc:
-        raise click.ClickException(f"no briefing written: {exc}") from None
+        w = write(engine, obj.settings, month, lang, fmt, Path(out) if out else None)
+    except Exception as exc:
+        audit.record(engine, "report", actor=audit.cli_actor(), target=f"{month:%Y-%m}", outcome="failed",
+                     detail={**asked, "error": str(exc)[:500]})  # fmt: skip
+        if isinstance(exc, (NoFigures, ChartError)):
+            raise click.ClickException(f"no briefing written: {exc}") from None
+        raise
+    audit.record(engine, "report", actor=audit.cli_actor(), target=f"{month:%Y-%m}",
+                 detail={**asked, "file": str(w.path), "recorded": w.recorded, "pages": w.pages})  # fmt: skip
     pages = f", {w.pages} pages" if w.pages else ""
     click.echo(f"briefing {month:%Y-%m} ({lang}, {fmt}{pages}): {w.path}" + (" (recorded)" if w.recorded else ""))
 
@@ -498,13 +518,16 @@ def worker_run(obj: Ctx, job: str) -> None:
     import logging
 
     from etl.worker import run_scheduled
+    from metrics import audit
     from metrics.config import config_path
 
-    obj.engine()
+    engine = obj.engine()
     if job not in obj.settings.worker.jobs:
         raise click.ClickException(f"no job {job!r}; config.yaml worker.jobs has {sorted(obj.settings.worker.jobs)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     status = run_scheduled(str(config_path(obj.config)), job)
+    audit.record(engine, "worker_run", actor=audit.cli_actor(), target=job,
+                 outcome="ok" if status == "succeeded" else "failed", detail={"status": status})  # fmt: skip
     click.echo(f"job {job}: {status}")
     if status != "succeeded":
         raise SystemExit(1)
@@ -663,7 +686,9 @@ if __name__ == "__main__":
     main()
 
 
-# The accounts group lives in its own module (it needs Ctx, defined above).
+# The accounts and publication groups live in their own modules (they need Ctx, defined above).
+from metrics.cli_publish import publish_group  # noqa: E402
 from metrics.cli_users import users_group  # noqa: E402
 
 cli.add_command(users_group)
+cli.add_command(publish_group)

@@ -27,7 +27,7 @@ from metrics import access
 from metrics.catalogue import CATALOGUE
 from metrics.comparisons import comparable, compare_with_reference, vs_reference_record
 from metrics.control import BeforeAfter, Limits, before_after, signals, xmr_limits
-from metrics.store.models import Case, MetricCell, RefreshRun
+from metrics.store.models import Case, MetricCell, Publication, PublishedFigure, RefreshRun
 from metrics.suppression import Decision, Nesting, apply, decide, family
 
 COLUMNS = [
@@ -375,3 +375,52 @@ def compare_before_after(
     # The period holding the event starts the "after" side.
     index = after[0] - 1 if after[0] > 0 and df["period"].iloc[after[0]] > event else after[0]
     return before_after(df["value"].to_numpy(dtype=float), index, periods)
+
+
+# --- published figures (frozen monthly sets, see metrics.publish) --------------------------
+
+PUBLICATION_COLUMNS = ("id", "period", "revision", "published_at", "published_by", "note", "as_of",
+                       "refresh_run_id", "min_cell_size", "figures", "definitions", "digest")  # fmt: skip
+
+
+def publications(engine: Engine, period: dt.date | None = None) -> pd.DataFrame:
+    """Every publication (of `period`, or of every month), by month then revision."""
+    t = Publication.__table__
+    q = select(*(t.c[c] for c in PUBLICATION_COLUMNS)).order_by(t.c.period, t.c.revision)
+    if period is not None:
+        q = q.where(t.c.period == period)
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=list(PUBLICATION_COLUMNS))
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    return df
+
+
+def publication(engine: Engine, period: dt.date, revision: int | None = None) -> dict[str, Any] | None:
+    """One revision of a month's publication (default: the latest), or None."""
+    df = publications(engine, period)
+    if revision is not None:
+        df = df[df["revision"] == revision]
+    return None if df.empty else df.iloc[-1].to_dict()
+
+
+def published_cells(
+    engine: Engine, period: dt.date, revision: int | None = None, *, scope: access.Scope | None = None
+) -> pd.DataFrame:
+    """The figures of a month as published (revision `revision`, default the latest), in
+    `read_cells`' shape (suppression as it was applied when published), of the slices `scope`
+    (default: the reader's) admits. Empty when the month is not published."""
+    pub = publication(engine, period, revision)
+    columns = [*COLUMNS, "dims", "publication_id", "revision"]
+    if pub is None:
+        return pd.DataFrame(columns=columns)
+    t = PublishedFigure.__table__
+    names = [c for c in COLUMNS if c not in ("grain", "period")]
+    q = select(*(t.c[c] for c in names)).where(t.c.publication_id == int(pub["id"]))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q.order_by(t.c.metric, t.c.dim_names, t.c.across, t.c.dims_key)).all(),
+                          columns=names)  # fmt: skip
+    df["suppressed"] = df["suppressed"].astype(bool)
+    df["grain"], df["period"] = "month", period
+    df["dims"] = df["dims_key"].map(parse_dims)
+    df["publication_id"], df["revision"] = int(pub["id"]), int(pub["revision"])
+    return access.restrict(df[columns], scope).reset_index(drop=True)

@@ -352,6 +352,62 @@ class BriefingRow(Base):
     made_by: Mapped[str] = mapped_column(String(20))  # cli, worker
 
 
+# --- published figures --------------------------------------------------------------------
+
+
+class Publication(Base):
+    """One revision of a month's published figure set: who published it, when, what it rests
+    on, and (from revision 2) the correction note saying why the figures changed. Append-only
+    like the audit log: a trigger in the store refuses UPDATE and DELETE, so what a minister
+    announced stays on record beside every correction."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("period", "revision", name="uq_publications_period_revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[dt.date] = mapped_column(Date)  # the month's first day
+    revision: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the period
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    published_by: Mapped[str] = mapped_column(String(150))  # `cli:<os user>`
+    # Revision 1: an optional remark; later revisions: the required correction note.
+    note: Mapped[str | None] = mapped_column(Text)
+    as_of: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the newest as_of among its figures
+    refresh_run_id: Mapped[int | None] = mapped_column(Integer)  # the newest refresh run behind them
+    min_cell_size: Mapped[int] = mapped_column(Integer)  # the suppression threshold applied
+    figures: Mapped[int] = mapped_column(Integer)  # how many figures it holds
+    definitions: Mapped[str] = mapped_column(Text)  # JSON {indicator: definition version}
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the figures, canonically written
+
+
+class PublishedFigure(Base):
+    """A figure of a publication exactly as `metrics export` gave it then (suppression
+    applied: a suppressed figure is null with `suppressed` set). Append-only."""
+
+    __tablename__ = "published_figures"
+    __table_args__ = (
+        UniqueConstraint("publication_id", "metric", "dim_names", "dims_key", "across",
+                         name="uq_published_figures_slice"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    publication_id: Mapped[int] = mapped_column(Integer, ForeignKey("publications.id"))
+    metric: Mapped[str] = mapped_column(String(80))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    dim_names: Mapped[str] = mapped_column(String(200))
+    dims_key: Mapped[str] = mapped_column(String(500))
+    across: Mapped[str] = mapped_column(String(60))
+    value: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int | None] = mapped_column(BigInteger)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    suppressed: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(200))
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime)
+    refresh_run_id: Mapped[int] = mapped_column(Integer)
+
+
 # --- access control -------------------------------------------------------------------------
 
 
