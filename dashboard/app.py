@@ -174,8 +174,10 @@ def create_app(settings: Settings, engine: Engine, secret_key: str | None = None
     downloads.register(app.server)
     briefings_view.register(app.server)
     audit_view.register(app.server)
-    key = Secrets().secret_key
-    auth.install(app.server, settings, engine, secret_key or (key.get_secret_value() if key else None))
+    secrets = Secrets()
+    key, oidc_secret = secrets.secret_key, secrets.oidc_client_secret
+    auth.install(app.server, settings, engine, secret_key or (key.get_secret_value() if key else None),
+                 oidc_secret.get_secret_value() if oidc_secret else None)  # fmt: skip
 
     def layout() -> Any:
         # A function, so the as-of date and the language are read on every page load.

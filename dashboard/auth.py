@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import dash
 from dash import html
@@ -30,7 +30,7 @@ from flask import Flask, Response, g, redirect, render_template_string, request,
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy import Engine
 
-from dashboard import i18n
+from dashboard import i18n, sso
 from dashboard.i18n import ENDONYMS, LANGS, _
 from metrics import access, audit, users
 from metrics.config import AuthSettings, Settings
@@ -104,7 +104,7 @@ def _actor() -> str | None:
     return acct.username if acct else None
 
 
-def _record(action: str, target: str | None = None, outcome: str = "ok", detail: dict[str, Any] | None = None,
+def record(action: str, target: str | None = None, outcome: str = "ok", detail: dict[str, Any] | None = None,
             actor: str | None = None) -> None:  # fmt: skip
     if _engine is not None:
         audit.record(_engine, action, actor=actor or _actor(), target=target, outcome=outcome, detail=detail,
@@ -137,12 +137,12 @@ def gate() -> Response | None:
         session.clear()
     if not current_user.is_authenticated:
         if _wants_page():
-            return redirect(dash.get_relative_path(LOGIN) + "?next=" + _safe_next(request.full_path), code=303)
+            return redirect(dash.get_relative_path(LOGIN) + "?next=" + safe_next(request.full_path), code=303)
         return Response("login required", status=401, mimetype="text/plain")
     acct = current_user.account
     for prefix, roles in ROUTE_ROLES.items():
         if path.startswith(prefix) and acct.role not in roles:
-            _record("refused", path, "refused", {"role": acct.role})
+            record("refused", path, "refused", {"role": acct.role})
             return Response("not permitted for your role", status=403, mimetype="text/plain")
     access.enter(acct.scope(_service_department))
     return None
@@ -161,7 +161,7 @@ def record_downloads(response: Response) -> Response:
         path = _path()
         for prefix, action in AUDITED:
             if path.startswith(prefix):
-                _record(action, request.full_path.rstrip("?"))
+                record(action, request.full_path.rstrip("?"))
     return response
 
 
@@ -194,6 +194,8 @@ LOGIN_PAGE = """<!DOCTYPE html>
 <h1 class="h2 mt-3">{{ title }}</h1>
 <p>{{ intro }}</p>
 {% if error %}<div class="alert alert-danger" role="alert" id="login-error">{{ error }}</div>{% endif %}
+{% if sso %}<p><a class="btn btn-primary" id="login-sso" href="{{ sso }}">{{ sso_text }}</a></p>{% endif %}
+{% if password_login %}
 <form method="post" action="{{ action }}">
 <input type="hidden" name="csrf_token" value="{{ csrf }}">
 <input type="hidden" name="next" value="{{ next }}">
@@ -205,15 +207,17 @@ LOGIN_PAGE = """<!DOCTYPE html>
 <label class="form-label" for="password">{{ password_label }}</label>
 <input class="form-control" id="password" name="password" type="password" autocomplete="current-password" required>
 </div>
-<button class="btn btn-primary" id="login-submit" type="submit">{{ submit }}</button>
+<button class="btn {{ 'btn-outline-primary' if sso else 'btn-primary' }}" id="login-submit" type="submit">
+{{ submit }}</button>
 </form>
+{% endif %}
 </div></div>
 </main>
 </body>
 </html>"""
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path of this site: never another host (`//evil.example`, `https://...`)."""
     target = (target or "").rstrip("?")
     parts = urlsplit(target)
@@ -228,7 +232,7 @@ def _csrf() -> str:
     return str(session["csrf"])
 
 
-def _login_page(error: str | None = None, status: int = 200, username: str = "") -> Response:
+def login_page(error: str | None = None, status: int = 200, username: str = "") -> Response:
     here = i18n.lang()
     body = render_template_string(
         LOGIN_PAGE,
@@ -240,23 +244,29 @@ def _login_page(error: str | None = None, status: int = 200, username: str = "")
         error=error,
         action=dash.get_relative_path(LOGIN),
         csrf=_csrf(),
-        next=_safe_next(request.values.get("next")),
+        next=safe_next(request.values.get("next")),
         username=username,
         username_label=_("Username"),
         password_label=_("Password"),
         submit=_("Sign in"),
         assets=dash.get_relative_path("/assets/"),
+        sso=dash.get_relative_path(sso.START) + "?next=" + quote(safe_next(request.values.get("next")))
+        if sso.enabled() else None,
+        sso_text=sso.button_text() if sso.enabled() else "",
+        password_login=_settings.oidc is None or _settings.oidc.password_login,
     )
     return Response(body, status=status, mimetype="text/html")
 
 
 def login() -> Response:
     if request.method == "GET":
-        return _login_page()
+        return login_page()
+    if _settings.oidc is not None and not _settings.oidc.password_login:
+        return login_page(status=405)  # only single sign-on here
     sent = request.form.get("csrf_token", "")
     if not secrets.compare_digest(sent, session.get("csrf", "")):
         # A form not from this site's login page (or one from before the session ended).
-        return _login_page(_("The form had expired. Please sign in again."), status=400)
+        return login_page(_("The form had expired. Please sign in again."), status=400)
     name = request.form.get("username", "").strip()[:100]
     password = request.form.get("password", "")
     assert _engine is not None
@@ -265,24 +275,40 @@ def login() -> Response:
     if (audit.count_since(_engine, "login_failed", since, target=name) >= limit
             or audit.count_since(_engine, "login_failed", since, remote_addr=request.remote_addr) >= 4 * limit):
         # Refused without looking at the password: guessing gains nothing until the window passes.
-        _record("login_throttled", name, "refused")
-        return _login_page(_("Too many failed sign-ins. Please wait {n} minutes and try again.").format(
+        record("login_throttled", name, "refused")
+        return login_page(_("Too many failed sign-ins. Please wait {n} minutes and try again.").format(
             n=_settings.lockout_minutes), status=429, username=name)  # fmt: skip
     acct = users.verify(_engine, name, password)
     if acct is None:
-        _record("login_failed", name, "failed")
-        return _login_page(_("Wrong username or password."), status=401, username=name)
+        record("login_failed", name, "failed")
+        return login_page(_("Wrong username or password."), status=401, username=name)
+    start_session(acct)
+    return redirect(safe_next(request.form.get("next")), code=303)
+
+
+def start_session(acct: users.Account, detail: dict[str, Any] | None = None) -> None:
     session.clear()  # a new session: nothing of the anonymous one carries over (fixation)
     login_user(WebUser(acct))
     session.permanent = True
     session["login_at"] = time.time()
-    _record("login", name, actor=name)
-    return redirect(_safe_next(request.form.get("next")), code=303)
+    record("login", acct.username, actor=acct.username, detail=detail)
+
+
+def sign_in(name: str, detail: dict[str, Any]) -> bool:
+    """Start the session of someone single sign-on vouched for, if an active account has the
+    name; otherwise record the refusal."""
+    assert _engine is not None
+    acct = users.signed_in_elsewhere(_engine, name)
+    if acct is None:
+        record("login_failed", name or None, "failed", {**detail, "reason": "no active account"})
+        return False
+    start_session(acct, detail)
+    return True
 
 
 def logout() -> Response:
     if current_user.is_authenticated:
-        _record("logout", current_user.account.username)
+        record("logout", current_user.account.username)
     logout_user()
     session.clear()
     return redirect(dash.get_relative_path(LOGIN), code=303)
@@ -351,8 +377,10 @@ def security_headers(response: Response) -> Response:
     return response
 
 
-def install(server: Flask, settings: Settings, engine: Engine, secret_key: str | None) -> None:
-    """Put login, scope, audit and headers on the dashboard's server."""
+def install(server: Flask, settings: Settings, engine: Engine, secret_key: str | None,
+            oidc_client_secret: str | None = None) -> None:  # fmt: skip
+    """Put login (with single sign-on when `auth.oidc` is set), scope, audit and headers on
+    the dashboard's server."""
     global _settings, _engine, _service_department
     _settings, _engine, _service_department = settings.auth, engine, settings.service_department()
     if settings.auth.required and not secret_key:
@@ -376,6 +404,8 @@ def install(server: Flask, settings: Settings, engine: Engine, secret_key: str |
     manager.init_app(server)
     server.add_url_rule(LOGIN, "login", login, methods=["GET", "POST"])
     server.add_url_rule(LOGOUT, "logout", logout)
+    if settings.auth.required and settings.auth.oidc is not None:
+        sso.install(server, settings.auth.oidc, oidc_client_secret)
     server.before_request(gate)
     server.teardown_request(release)
     server.after_request(record_downloads)

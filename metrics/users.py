@@ -168,6 +168,17 @@ def set_password(engine: Engine, username: str, password: str, *, actor: str, mi
                    password_hash=HASHER.hash(password), session_key=secrets.token_hex(16))  # fmt: skip
 
 
+def signed_in_elsewhere(engine: Engine, username: str) -> Account | None:
+    """The active account of someone a single sign-on provider vouched for (no password here),
+    its last login noted; None when there is no such active account."""
+    account = get(engine, username) if username else None
+    if account is None or not account.active:
+        return None
+    with engine.begin() as conn:
+        conn.execute(update(User).where(User.id == account.id).values(last_login_at=audit.now()))
+    return account
+
+
 def verify(engine: Engine, username: str, password: str) -> Account | None:
     """The active account whose password this is; None otherwise (same work either way)."""
     with engine.connect() as conn:
