@@ -18,6 +18,7 @@ import pandas as pd
 from etl.batches import Batch
 from etl.csv_source import case_columns, read_csv, require_columns, sha256
 from etl.errors import SourceMissing
+from etl.privacy import drop_personal
 from etl.tables import SPREADSHEETS, as_table, read_reference_table, read_sheet
 from metrics.config import CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
 
@@ -61,12 +62,14 @@ def file_batches(
 
 
 def read_cases_file(path: Path, src: CasesCsvSource | LookupCsvSource) -> pd.DataFrame:
-    """A plain table (CSV or a workbook's sheet) with every column the mapping names."""
+    """A plain table (CSV or a workbook's sheet) with every column the mapping names; a
+    case source's personal columns are dropped at once (etl.privacy)."""
     needed = case_columns(src) if isinstance(src, CasesCsvSource) else dict(src.columns)
     if path.suffix.lower() not in SPREADSHEETS:
-        return read_csv(path, src.encoding, src.delimiter, needed)
-    raw = as_table(read_sheet(path, src.sheet))
-    require_columns(raw.columns, needed, str(path), "the sheet has")
-    raw = raw.reset_index(drop=True)
-    raw.insert(0, "_row", range(1, len(raw) + 1))
-    return raw
+        raw = read_csv(path, src.encoding, src.delimiter, needed)
+    else:
+        raw = as_table(read_sheet(path, src.sheet))
+        require_columns(raw.columns, needed, str(path), "the sheet has")
+        raw = raw.reset_index(drop=True)
+        raw.insert(0, "_row", range(1, len(raw) + 1))
+    return drop_personal(raw, src, str(path)) if isinstance(src, CasesCsvSource) else raw

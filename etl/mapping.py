@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from etl.privacy import QUARANTINE_PREFIX, dropped_columns, pseudonym_key, pseudonymise
 from etl.schema import COUNT_FIELDS, RATING, WHOLE_NUMBER, case_schema, failures
 from metrics.config import CASE_FIELDS, CaseMapping, Settings
 
@@ -28,7 +29,7 @@ DIM_FIELDS = ("service", "department", "channel", "region")
 class Mapped:
     cases: pd.DataFrame  # canonical columns, one row per good source row
     groups: pd.DataFrame  # case_key, attribute, value
-    quarantined: pd.DataFrame  # _row, reason, raw (JSON)
+    quarantined: pd.DataFrame  # _row, reason, raw (JSON, without personal data)
 
 
 class Reasons:
@@ -62,10 +63,16 @@ class FieldReasons:
             self.parts.append(pd.DataFrame({"row": rows, "field": field, "reason": text}))
 
 
-def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings) -> Mapped:
+def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings, key: bytes | None = None) -> Mapped:
     """Canonical cases of the rows that keep every rule, and the others quarantined with all
     their reasons. Text that cannot be read is reported here, as it is parsed; the rules on
-    the values read are the pandera schema of `etl.schema`, checked lazily on the whole batch."""
+    the values read are the pandera schema of `etl.schema`, checked lazily on the whole batch.
+
+    Citizen ids become pseudonyms under `key` (by default the environment's, etl.privacy);
+    personal columns still in `raw` are left out of everything, the quarantine included."""
+    if key is None:
+        key = pseudonym_key(job, src)
+    raw = raw.drop(columns=[c for c in dropped_columns(src) if c in raw.columns])
     parsed = FieldReasons()
     out = pd.DataFrame(index=raw.index)
 
@@ -95,8 +102,7 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings)
     for field in ("service", "channel", "region", "department", "outcome"):
         out[field] = _map_values(field, column(field), src, parsed)
 
-    citizen = column("citizen_key")
-    out["citizen_key"] = citizen.where(citizen != "", None)
+    out["citizen_key"] = pseudonymise(column("citizen_key"), key)
     # Numbers: text that is no number is a reason here; whether a number is allowed is the
     # schema's rule. Both read alike, quoting the text as the source has it.
     shown: dict[str, pd.Series] = {}
@@ -147,7 +153,10 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings)
         if groups
         else pd.DataFrame(columns=["case_key", "attribute", "value"])
     )
-    quarantined = quarantine_frame(raw, reasons)
+    # The citizen id is kept in the quarantine as its pseudonym, never as read.
+    citizen = src.columns.get("citizen_key")
+    shown_raw = raw.assign(**{citizen: _carried(out["citizen_key"])}) if citizen in raw.columns else raw
+    quarantined = quarantine_frame(shown_raw, reasons)
     return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
 
 
@@ -187,8 +196,14 @@ def _reasons(
     return reasons
 
 
+def _carried(pseudonyms: pd.Series) -> pd.Series:
+    """Pseudonyms as the quarantine shows them (`pseudonym:<hex>`, read back as such)."""
+    return (QUARANTINE_PREFIX + pseudonyms.astype(str)).where(pseudonyms.notna(), "")
+
+
 def quarantine_frame(raw: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:
-    """The bad rows: source row number, every reason, and the row exactly as read (JSON)."""
+    """The bad rows: source row number, every reason, and the row as read (JSON), less the
+    personal columns the source dropped and with its citizen id as a pseudonym."""
     bad = reasons.bad
     cols = [c for c in raw.columns if c != "_row"]
     return pd.DataFrame(

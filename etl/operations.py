@@ -107,6 +107,8 @@ def source_positions(engine: Engine) -> pd.DataFrame:
         rows.append({"job": job, "position": f"{len(group)} file(s); latest {latest['name']}",
                      "updated": pd.to_datetime(latest["loaded_at"])})  # fmt: skip
     for r in states.itertuples():
+        if r.job in set(files["job"]):  # a file source keeps only its pseudonym key's fingerprint
+            continue
         mark = json.loads(r.state).get("high_water_mark", "")
         rows.append({"job": r.job, "position": f"high-water mark {mark}", "updated": pd.to_datetime(r.updated_at)})
     return pd.DataFrame(rows, columns=["job", "position", "updated"])

@@ -24,6 +24,7 @@ from etl.batches import Batch
 from etl.errors import TerminalError, UnknownJob
 from etl.files import file_batches
 from etl.mapping import map_cases
+from etl.privacy import key_fingerprint, pseudonym_key
 from etl.reference import map_reference
 from metrics.config import CaseMapping, CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
 from metrics.incremental import slice_signatures
@@ -112,10 +113,16 @@ def run_job(
         ).inserted_primary_key[0]
     summary = RunSummary(run_id, job)
     try:
-        for batch in batches(settings, engine, job, src, say, reload, summary):
+        # Checked before anything is read: cases with citizen ids load only with their key.
+        key = pseudonym_key(job, src) if isinstance(src, CaseMapping) else None
+        pseudonyms = key_fingerprint(key)
+        if isinstance(src, CasesCsvSource) and _pseudonym_key_changed(engine, job, pseudonyms):
+            say(f"{job}: the pseudonym key changed since its files were loaded; reading every file again")
+            _forget_files(engine, job, pseudonyms, run_id)
+        for batch in batches(settings, engine, job, src, say, reload, summary, pseudonyms):
             say(f"{job}: {batch.label}: mapping and validating {len(batch.rows):,} rows")
             if isinstance(src, CaseMapping):
-                counts = _load_cases(settings, engine, job, src, batch, run_id, say)
+                counts = _load_cases(settings, engine, job, src, batch, run_id, say, key)
             elif isinstance(src, LookupCsvSource):
                 counts = _load_lookup(engine, job, src, batch, run_id)
             else:
@@ -173,15 +180,42 @@ def describe(settings: Settings, src: object) -> str:
 
 
 def batches(
-    settings: Settings, engine: Engine, job: str, src: object, say: Progress, reload: bool, summary: RunSummary
+    settings: Settings,
+    engine: Engine,
+    job: str,
+    src: object,
+    say: Progress,
+    reload: bool,
+    summary: RunSummary,
+    pseudonyms: str | None = None,
 ) -> Iterator[Batch]:
     if isinstance(src, CasesCsvSource | ReferenceCsvSource | LookupCsvSource):
         loaded = set() if reload else loaded_files(engine, job)
-        yield from file_batches(settings, src, loaded, say, summary.skipped)
+        for batch in file_batches(settings, src, loaded, say, summary.skipped):
+            # Each file lands with the fingerprint of the key its pseudonyms were made with.
+            state = {"pseudonyms": pseudonyms} if pseudonyms is not None else {}
+            yield Batch(batch.label, batch.rows, state, batch.sha256)
         return
     from etl.sources import remote_batches
 
-    yield from remote_batches(settings, job, src, stored_state(engine, job), say)
+    yield from remote_batches(settings, job, src, stored_state(engine, job), say, pseudonyms)
+
+
+def _pseudonym_key_changed(engine: Engine, job: str, pseudonyms: str | None) -> bool:
+    """Whether a file source's cases were loaded under another key (or before citizen ids
+    were pseudonymised): then its files are all read again, or old and new cases of one
+    person would carry different pseudonyms."""
+    if pseudonyms is None:
+        return False
+    return stored_state(engine, job).get("pseudonyms") != pseudonyms and bool(loaded_files(engine, job))
+
+
+def _forget_files(engine: Engine, job: str, pseudonyms: str, run_id: int) -> None:
+    """Forget which files were loaded and remember the new key: every file is then loaded
+    again, and a run cut short goes on with the files not yet loaded under this key."""
+    with engine.begin() as conn:
+        conn.execute(delete(LoadedFile).where(LoadedFile.job == job))
+        _store_state(conn, job, {"pseudonyms": pseudonyms}, run_id)
 
 
 def stored_state(engine: Engine, job: str) -> dict:
@@ -206,17 +240,26 @@ def _commit_position(conn: Connection, job: str, batch: Batch, run_id: int, rows
             )
         )
     if batch.state:
-        conn.execute(delete(SourceState).where(SourceState.job == job))
-        conn.execute(
-            insert(SourceState).values(job=job, state=json.dumps(batch.state), etl_run_id=run_id, updated_at=now())
-        )
+        _store_state(conn, job, batch.state, run_id)
+
+
+def _store_state(conn: Connection, job: str, state: dict, run_id: int) -> None:
+    conn.execute(delete(SourceState).where(SourceState.job == job))
+    conn.execute(insert(SourceState).values(job=job, state=json.dumps(state), etl_run_id=run_id, updated_at=now()))
 
 
 def _load_cases(
-    settings: Settings, engine: Engine, job: str, src: CaseMapping, batch: Batch, run_id: int, say: Progress
+    settings: Settings,
+    engine: Engine,
+    job: str,
+    src: CaseMapping,
+    batch: Batch,
+    run_id: int,
+    say: Progress,
+    key: bytes | None = None,
 ) -> tuple[int, int, int, int, int]:
     raw = batch.rows
-    mapped = map_cases(raw, job, src, settings)
+    mapped = map_cases(raw, job, src, settings, key)
     cases = mapped.cases
     with engine.begin() as conn:
         existing = pd.read_sql(select(Case.case_key, Case.row_hash).where(Case.source == job), conn).set_index(

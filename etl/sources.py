@@ -18,18 +18,32 @@ from sqlalchemy.engine import make_url
 from etl.batches import Batch
 from etl.csv_source import case_columns, require_columns
 from etl.errors import TerminalError
+from etl.privacy import PSEUDONYM_KEY_ENV, drop_personal, sql_omitted
 from metrics.config import CaseMapping, CasesOpen311Source, CasesSqlSource, Settings
 
 
 def remote_batches(
-    settings: Settings, job: str, src: object, state: dict[str, Any], say: Callable[[str], None]
+    settings: Settings,
+    job: str,
+    src: object,
+    state: dict[str, Any],
+    say: Callable[[str], None],
+    pseudonyms: str | None = None,
 ) -> Iterator[Batch]:
+    """The source's batches after `state`, with its personal columns dropped (etl.privacy).
+    `pseudonyms` is the fingerprint of the key the citizen ids are pseudonymised with."""
     # A position means something only for the settings that produced it (another table or
     # updated_at column would be read from a wrong mark): if they changed, start over. Cases
     # are upserted, so reading again from the start loads nothing twice.
     fingerprint = source_fingerprint(src)
     if state and state.get("source") != fingerprint:
         say(f"{job}: the source's settings changed since its last load; reading it again from the start")
+        state = {}
+    # Cases loaded under another pseudonym key (or before ids were pseudonymised) would not
+    # match those read now: every case is read again and gets the pseudonym of this key.
+    if state and state.get("pseudonyms") != pseudonyms:
+        changed = f"the pseudonym key ({PSEUDONYM_KEY_ENV}) changed since its last load"
+        say(f"{job}: {changed}; reading it again from the start")
         state = {}
     if isinstance(src, CasesSqlSource):
         from etl.sql_source import sql_batches
@@ -43,6 +57,7 @@ def remote_batches(
             updated_at=src.updated_at,
             key=src.key,
             batch_size=src.batch_size,
+            omit=sql_omitted(src),
         )
     elif isinstance(src, CasesOpen311Source):
         from etl.open311 import redact, request_batches
@@ -65,7 +80,11 @@ def remote_batches(
         raise TerminalError(f"{job}: no reader for sources of kind {getattr(src, 'kind', '?')}")
     for batch in found:
         check_columns(job, src, batch)  # type: ignore[arg-type]
-        yield Batch(batch.label, batch.rows, {**batch.state, "source": fingerprint}, batch.sha256)
+        rows = batch.rows
+        if not isinstance(src, CasesSqlSource):  # a database source does not select them
+            rows = drop_personal(rows, src, f"{job}: {batch.label}")  # type: ignore[arg-type]
+        state = {**batch.state, "source": fingerprint, "pseudonyms": pseudonyms}
+        yield Batch(batch.label, rows, state, batch.sha256)
 
 
 def source_fingerprint(src: object) -> str:

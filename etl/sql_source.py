@@ -87,6 +87,7 @@ def sql_batches(
     key: str,
     batch_size: int = 50_000,
     connect_timeout: float = 30,
+    omit: tuple[str, ...] = (),
 ) -> Iterator[Batch]:
     """Yield the rows changed since `state` in batches of at most `batch_size`.
 
@@ -96,16 +97,23 @@ def sql_batches(
     identifies a case (unique; it orders cases that share a timestamp). Nothing is read
     until the generator is iterated; each batch is read on a connection of its own, so no
     transaction stays open while the caller loads a batch.
+
+    `omit` names columns never selected (a source's personal columns, etl.privacy): their
+    values do not leave the database. Each must exist, so a misspelt name is an error
+    rather than the real column read.
     """
     if (table is None) == (query is None):
         raise TerminalError("a database source needs exactly one of `table` or `query`")
     if batch_size < 1:
         raise TerminalError(f"batch_size must be at least 1, not {batch_size}")
+    if clash := sorted({updated_at, key} & set(omit)):
+        raise TerminalError(f"column(s) {clash} page the source (updated_at, key); they cannot be omitted")
     db = _Database.open(url, connect_timeout)
     try:
         with db.connection("checking the source") as conn:
             src = _table_source(conn, table, db) if table is not None else _query_source(conn, query or "", db)
             src.check(updated_at=updated_at, key=key)
+            src = src.without(omit)
             marks = _Marks.from_state(state or {}, conn, src, updated_at, key)
         reader = _Reader(db, src, updated_at, key, batch_size)
         yield from reader.batches(marks)
@@ -281,6 +289,16 @@ class _Source:
 
     def col(self, name: str) -> sa.ColumnElement[Any]:
         return self.selectable.c[name]
+
+    def without(self, omit: tuple[str, ...]) -> _Source:
+        """The same source with `omit` left out of what is selected."""
+        if missing := [c for c in omit if c not in self.columns]:
+            raise ColumnsMissing(
+                f"column(s) {', '.join(map(repr, missing))} (given as personal_columns) not found in {self.name}; "
+                f"it has: {_listing(self.columns)}"
+            )
+        kept = [c for c in self.columns if c not in omit]
+        return _Source(self.name, self.selectable, kept, self.temporal - set(omit))
 
 
 def _table_source(conn: Connection, table: str, db: _Database) -> _Source:
@@ -508,7 +526,8 @@ class _Reader:
                 break
 
     def fetch(self, where: list[sa.ColumnElement[bool]], order: list[sa.ColumnElement[Any]]) -> list[dict[str, Any]]:
-        query = sa.select(self.src.selectable).where(*where).order_by(*order).limit(self.batch_size)
+        picked = sa.select(*(self.src.col(c) for c in self.src.columns)).select_from(self.src.selectable)
+        query = picked.where(*where).order_by(*order).limit(self.batch_size)
         with self.db.connection(f"reading {self.src.name}") as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         if any(r[self.key] is None for r in rows):

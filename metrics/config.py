@@ -163,6 +163,11 @@ class CaseMapping(Frozen):
     # Fixed values for canonical fields the source does not carry (e.g. channel: unknown).
     constants: dict[str, str] = {}
     values: dict[str, dict[str, str]] = {}
+    # Source columns holding personal data (names, addresses, phone numbers, national ids,
+    # precise coordinates, free text): dropped as the source is read, so they are stored
+    # nowhere, the quarantine included (etl.privacy). The column mapped to citizen_key may be
+    # listed too; it is always stored as a keyed pseudonym, never as read.
+    personal_columns: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _columns_known(self) -> CaseMapping:
@@ -173,9 +178,24 @@ class CaseMapping(Frozen):
         missing = [f for f in REQUIRED_CASE_FIELDS if f not in self.columns and f not in self.constants]
         if missing:
             problems.append(f"columns: required canonical fields missing: {missing}")
+        problems += self._personal_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _personal_problems(self) -> list[str]:
+        read = {col: f"columns.{field}" for field, col in self.columns.items() if field != "citizen_key"}
+        read |= {col: f"groups.{attr}" for attr, col in self.groups.items()}
+        problems = []
+        for col in self.personal_columns:
+            if not col.strip():
+                problems.append("personal_columns: expected column names, got an empty one")
+            elif col in read:
+                problems.append(
+                    f"personal_columns: {col!r} is also read as {read[col]}; a personal column is dropped "
+                    "unread, so map another column there or leave it off personal_columns"
+                )
+        return problems
 
 
 class CasesCsvSource(CaseMapping):
@@ -205,6 +225,12 @@ class CasesSqlSource(CaseMapping):
     def _table_or_query(self) -> CasesSqlSource:
         if (self.table is None) == (self.query is None):
             raise ValueError("give either table or query")
+        for role in ("key", "updated_at"):
+            if getattr(self, role) in self.personal_columns:
+                raise ValueError(
+                    f"personal_columns: {getattr(self, role)!r} is the source's `{role}`, whose values the "
+                    "source's position stores; it cannot be personal"
+                )
         return self
 
 
@@ -471,6 +497,9 @@ class Secrets(BaseSettings):
     # `civic-metrics users add` / `set-password` read the new password here when set, so a
     # script never puts it on a command line (shell history, `ps`).
     user_password: SecretStr | None = Field(None, description="Password for `civic-metrics users`, instead of a prompt")
+    # The HMAC key turning citizen ids into pseudonyms (etl.privacy); loading cases that map
+    # citizen_key needs it. Changing it changes every pseudonym.
+    pseudonym_key: SecretStr | None = Field(None, description="HMAC key of the citizen_key pseudonyms")
 
 
 class ConfigError(Exception):

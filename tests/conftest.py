@@ -67,3 +67,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+# --- the pseudonym key ------------------------------------------------------------------
+
+# Cases that map citizen_key load only with CIVIC_METRICS_PSEUDONYM_KEY set (etl.privacy);
+# a deployment gives it in the environment, CI has none. Tests that check what happens
+# without it remove it with monkeypatch.
+TEST_PSEUDONYM_KEY = "tests-only-pseudonym-key-" + "0123456789abcdef" * 2
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key() -> Iterator[str]:
+    """The key every test loads cases with (session-wide, so session fixtures that build
+    stores have it too); subprocesses the tests start inherit it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CIVIC_METRICS_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
+        yield TEST_PSEUDONYM_KEY
