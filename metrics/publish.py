@@ -66,23 +66,14 @@ class Outcome:
 
 
 def snapshot(engine: Engine, period: dt.date, *, min_cell_size: int) -> pd.DataFrame:
-    """Every monthly figure of `period` as `metrics export` gives it now (all slices; no
-    reader's scope), one row per figure in `read_cells`' shape. Read again if a refresh
-    changed the store meanwhile, so the set is of one store state."""
+    """Every monthly figure of `period` as `metrics export` gives it now (all slices, no
+    reader's scope: `query.read_period`), one row per figure. Read again if a refresh changed
+    the store meanwhile, so the set is of one store state."""
     for _attempt in range(3):
         before = query.store_state(engine)
-        frames = [
-            query.read_cells(engine, metric, by, "month", period, period, min_cell_size=min_cell_size, across=across,
-                             scope=access.EVERYTHING)
-            for metric, grain, by, across in query.tables(engine)
-            if grain == "month"
-        ]  # fmt: skip
+        df = query.read_period(engine, period, "month", min_cell_size=min_cell_size, scope=access.EVERYTHING)
         if query.store_state(engine) == before:
-            # One dtype for each column in every table, so that none depends on which are empty.
-            frames = [f.astype({**dict.fromkeys(FIGURES, float), "note": object}) for f in frames if not f.empty]
-            if not frames:
-                return pd.DataFrame(columns=[*query.COLUMNS, "dims"])
-            return pd.concat(frames, ignore_index=True).sort_values(list(KEY)).reset_index(drop=True)
+            return df.sort_values(list(KEY)).reset_index(drop=True)
     raise PublishError("the store kept changing while its figures were read (a refresh running?): try again later")
 
 

@@ -126,6 +126,32 @@ def read_cells(
     return access.restrict(df, scope).reset_index(drop=True)
 
 
+def read_period(
+    engine: Engine, period: dt.date, grain: str = "month", *, min_cell_size: int, scope: access.Scope | None = None
+) -> pd.DataFrame:  # fmt: skip
+    """Every cell of one period (every indicator at its newest definition version, every
+    breakdown and index across categories), suppressed as `read_cells` suppresses each of its
+    tables, of the slices `scope` (default: the reader's) admits: what the export of every
+    table for that period gives, in one read (a publication's snapshot, `metrics.publish`).
+    Each family of indicators gets its hidden cells from the same decision `read_cells` takes
+    them from; suppression decides cell by cell from it, so reading the tables together
+    hides exactly what reading them one by one hides."""
+    t = MetricCell.__table__
+    current = or_(*(and_(t.c.metric == m, t.c.definition_version == d.version) for m, d in CATALOGUE.items()))
+    q = select(*(t.c[c] for c in COLUMNS)).where(current, t.c.grain == grain, t.c.period == period)
+    with engine.connect() as conn:
+        df = pd.read_sql(q.order_by(t.c.metric, t.c.dim_names, t.c.across, t.c.dims_key), conn)
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    parts = []
+    for members in dict.fromkeys(family(m) for m in df["metric"].unique()):
+        part = df[df["metric"].isin(members)].reset_index(drop=True)
+        decision = _decision(engine, members, min_cell_size, store_state(engine))
+        parts.append(apply(part, decision.pattern(part), min_cell_size))
+    df = pd.concat(parts, ignore_index=True) if parts else df.iloc[0:0]
+    df["dims"] = df["dims_key"].map(parse_dims)
+    return access.restrict(df, scope).reset_index(drop=True)
+
+
 def suppression_decision(engine: Engine, metric: str, min_cell_size: int) -> Decision:
     """The hidden counts of `metric`'s family in the store as it is now (cached until the
     store changes: a new refresh run or new cells)."""

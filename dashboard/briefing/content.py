@@ -10,7 +10,7 @@ page's sentences, and every cell is read through `metrics.query` with suppressio
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from dashboard import data
 from dashboard.equal_service_view import Cell, Reader, at_period, gap_sentences, one_cell, reference_gaps
 from dashboard.filters import View
-from dashboard.formatting import add_months, format_count, format_value, period_label
+from dashboard.formatting import add_months, format_count, format_day, format_value, period_label
 from dashboard.i18n import N_, _, lang
 from dashboard.labels import metric_name, value_label
 from dashboard.tiles import tile_data
@@ -99,6 +99,9 @@ class Briefing:
     suppressed: int = 0
     as_of_utc: dt.datetime | None = None
     refresh_run_id: int | None = None
+    # For a published month: when and which revision, its correction note, and whether
+    # today's figures (which the briefing shows) differ from it.
+    published: list[str] = field(default_factory=list)
 
 
 def parse_period(text: str) -> dt.date:
@@ -299,6 +302,28 @@ def versions_line(metrics: list[str]) -> str:
     return _("Definitions used: {list}.").format(list=_("; ").join(parts))
 
 
+def publication_lines(engine: Engine, settings: Settings, period: dt.date) -> list[str]:
+    """What a reader of a published month must know: that it was published (when, which
+    revision), the correction note of a revision, and how many of its figures today's
+    recomputation has changed since."""
+    from metrics import publish
+
+    pub = query.publication(engine, period)
+    if pub is None:
+        return []
+    day = pd.Timestamp(pub["published_at"]).tz_localize("UTC").tz_convert(settings.tz).to_pydatetime()
+    out = [_("Published on {day} (revision {n}).").format(day=format_day(day), n=format_count(pub["revision"]))]
+    if pub["revision"] > 1 and pub["note"]:
+        out.append(_("Correction note: {note}").format(note=pub["note"]))
+    changed = len(publish.compare(engine, period, min_cell_size=settings.privacy.min_cell_size)[1])
+    if changed:
+        out.append(
+            _("Since then {n} figures of this month have changed in the store; this briefing shows today's "
+              "figures (`civic-metrics publish compare` lists the differences).").format(n=format_count(changed))
+        )  # fmt: skip
+    return out
+
+
 def build(engine: Engine, settings: Settings, period: dt.date) -> Briefing:
     """The briefing for the month starting `period`, in the current language (`i18n.use`).
     Raises NoFigures when the store holds none for that month."""
@@ -364,4 +389,5 @@ def build(engine: Engine, settings: Settings, period: dt.date) -> Briefing:
         suppressed=suppressed,
         as_of_utc=pd.Timestamp(as_of).to_pydatetime() if as_of is not None else None,
         refresh_run_id=version,
+        published=publication_lines(engine, settings, period),
     )
