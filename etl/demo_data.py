@@ -11,6 +11,13 @@ entitlement programmes; a group that waits longer (language ``OTH``); repeat con
 handoffs and reopened cases; a few malformed rows. Everything is drawn from one
 ``numpy.random.Generator`` seeded by the caller, so equal arguments give byte-identical files.
 
+Like a real case system's export, ``cases.csv`` also carries each citizen's personal details
+(``Customer Name``, ``Address``, ``Phone``, ``NI Number``), which config.yaml marks as
+``personal_columns`` so the loader drops them unread. They are fake: names from short lists,
+addresses in Westmark's fictional ``WM`` postcode area, telephone numbers from the ranges
+Ofcom keeps for drama (never anyone's), and national-insurance-like numbers. They come from
+a generator of their own, so the other columns are the same with or without them.
+
 All work is vectorised over cases: 200,000 cases take a few seconds.
 
 Usage: ``python -m etl.demo_data OUT_DIR [--cases N] [--seed S] [--end YYYY-MM-DD]``.
@@ -31,8 +38,10 @@ DATETIME_FORMAT = "%d/%m/%Y %H:%M"
 CASE_COLUMNS = [
     "Ref No", "Logged", "First Reply", "Closed On", "Case Type", "Contact Method", "District",
     "Age Group", "Sex", "Disability Flag", "Language", "Status", "Result", "Customer Ref",
-    "Transfers", "Times Reopened", "Satisfaction",
+    "Customer Name", "Address", "Phone", "NI Number", "Transfers", "Times Reopened", "Satisfaction",
 ]  # fmt: skip
+# The personal details among them (config.yaml's `personal_columns`).
+PERSONAL_COLUMNS = ["Customer Name", "Address", "Phone", "NI Number"]
 POPULATION_COLUMNS = ["Year", "District", "Breakdown", "Category", "Residents"]
 ELIGIBLE_COLUMNS = [
     "Year", "Programme", "District", "Breakdown", "Category", "Eligible", "Eligible Low",
@@ -217,7 +226,8 @@ def write_demo_data(
     cal = _Calendar.build(end)
     profiles = _DistrictProfiles.draw(rng)
     citizens = _Citizens.draw(rng, max(50, round(cases * _CITIZENS_PER_CASE)), profiles)
-    frame = _cases_frame(rng, cal, citizens, cases)
+    personal = _personal_details(np.random.default_rng([seed, 1]), citizens)
+    frame = _cases_frame(rng, cal, citizens, cases, personal)
     population = _population_frame(cal, profiles)
     eligible = _eligible_frame(rng, cal, frame)
 
@@ -370,6 +380,86 @@ class _Citizens:
             # Pseudonyms scattered over a large range, as a real key would be.
             pseudonym=_codes("C", rng.choice(10_000_000, size=n, replace=False)),
         )
+
+
+# --------------------------------------------------------------------------------------
+# Personal details: what the export carries and the loader must never store
+# --------------------------------------------------------------------------------------
+
+_GIVEN = {
+    ("EN", "F"): ("Olivia", "Amelia", "Isla", "Grace", "Emily", "Margaret", "Susan", "Joan", "Hannah", "Chloe"),
+    ("EN", "M"): ("Oliver", "George", "Harry", "Jack", "Thomas", "William", "David", "Peter", "James", "Arthur"),
+    ("ZH", "F"): ("Fang", "Xiu Ying", "Li Na", "Mei", "Jing", "Yan", "Hui Min", "Xiao Hong"),
+    ("ZH", "M"): ("Wei", "Jian", "Hao", "Jun", "Ming", "Qiang", "Lei", "Zhi Peng"),
+    ("OTH", "F"): ("Aisha", "Zofia", "Fatima", "Ana", "Amina", "Priya", "Leila", "Ewa"),
+    ("OTH", "M"): ("Mohammed", "Piotr", "Ahmed", "Tomasz", "Yusuf", "Rahul", "Omar", "Andrei"),
+}
+_FAMILY = {
+    "EN": ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Walker", "Wright", "Hughes",
+           "Roberts", "Clarke", "Hall", "Turner", "Baker", "Fletcher"),
+    "ZH": ("Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou"),
+    "OTH": ("Kowalski", "Khan", "Nowak", "Hussain", "Popescu", "Ali", "Patel", "Mohamed", "Silva", "Begum"),
+}  # fmt: skip
+_STREETS = (
+    "Mill Lane", "Station Road", "Church Street", "Victoria Road", "Park Avenue", "Queen Street",
+    "Harbour Walk", "Moor View", "Orchard Close", "Bridge Street", "Fen Road", "Kingsway",
+    "Chapel Row", "Meadow Way", "High Street", "Willow Crescent", "Granary Court", "Lake Drive",
+)  # fmt: skip
+# Ofcom's numbers for drama (www.ofcom.org.uk): reserved, never given to anyone.
+_PHONE_PREFIXES = (
+    "07700 900", "020 7946 0", "0113 496 0", "0114 496 0", "0115 496 0", "0116 496 0", "0117 496 0",
+    "0118 496 0", "0121 496 0", "0131 496 0", "0141 496 0", "0151 496 0", "0161 496 0", "0191 498 0",
+)  # fmt: skip
+_NI_FIRST = tuple("ABCEGHJKLMNOPRSTWXYZ")  # not D, F, I, Q, U, V
+_NI_SECOND = tuple("ABCEGHJKLMNPRSTWXYZ")  # not O either
+_NO_PHONE_RATE = 0.12
+_NO_NI_RATE = 0.08
+
+
+def _personal_details(rng: np.random.Generator, citizens: _Citizens) -> pd.DataFrame:
+    """One row per citizen: name, address, phone, national-insurance-like number."""
+    n = len(citizens.district)
+    language = np.array(("EN", "ZH", "OTH"))[citizens.language]
+    stated_sex = citizens.sex_code.astype(str)
+    sex = np.where(np.isin(stated_sex, ("F", "M")), stated_sex, np.where(rng.random(n) < 0.5, "F", "M"))
+    given = np.empty(n, dtype=object)
+    family = np.empty(n, dtype=object)
+    for (lang, s), names in _GIVEN.items():
+        rows = np.flatnonzero((language == lang) & (sex == s))
+        given[rows] = np.array(names, dtype=object)[rng.integers(0, len(names), len(rows))]
+    for lang, names in _FAMILY.items():
+        rows = np.flatnonzero(language == lang)
+        family[rows] = np.array(names, dtype=object)[rng.integers(0, len(names), len(rows))]
+    # Chinese names family name first, as their owners write them.
+    name = np.where(language == "ZH", family + " " + given, given + " " + family)
+    district = citizens.district
+    letters = np.array(tuple("ABDEFGHJLNPQRSTUWXYZ"), dtype=object)
+    postcode = (
+        "WM" + (district + 1).astype(str).astype(object) + " " + rng.integers(1, 10, n).astype(str).astype(object)
+        + letters[rng.integers(0, len(letters), n)] + letters[rng.integers(0, len(letters), n)]
+    )  # fmt: skip
+    address = (
+        rng.integers(1, 240, n).astype(str).astype(object) + " "
+        + np.array(_STREETS, dtype=object)[rng.integers(0, len(_STREETS), n)] + ", "
+        + np.array([d.name for d in DISTRICTS], dtype=object)[district] + ", " + postcode
+    )  # fmt: skip
+    phone = np.array(_PHONE_PREFIXES, dtype=object)[rng.integers(0, len(_PHONE_PREFIXES), n)] + np.char.zfill(
+        rng.integers(0, 1000, n).astype(str), 3
+    ).astype(object)
+    ni = (
+        np.array(_NI_FIRST, dtype=object)[rng.integers(0, len(_NI_FIRST), n)]
+        + np.array(_NI_SECOND, dtype=object)[rng.integers(0, len(_NI_SECOND), n)]
+        + np.char.zfill(rng.integers(0, 1_000_000, n).astype(str), 6).astype(object)
+        + np.array(tuple("ABCD"), dtype=object)[rng.integers(0, 4, n)]
+    )
+    return pd.DataFrame(
+        {
+            "Customer Name": name,
+            "Address": address,
+            "Phone": np.where(rng.random(n) < _NO_PHONE_RATE, "", phone).astype(object),
+            "NI Number": np.where(rng.random(n) < _NO_NI_RATE, "", ni).astype(object),
+        }
+    )
 
 
 def _stated(rng: np.random.Generator, codes: np.ndarray, attribute: str, blanks: tuple[str, ...]) -> np.ndarray:
@@ -637,7 +727,9 @@ def _satisfaction(
 # --------------------------------------------------------------------------------------
 
 
-def _cases_frame(rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, cases: int) -> pd.DataFrame:
+def _cases_frame(
+    rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, cases: int, personal: pd.DataFrame
+) -> pd.DataFrame:
     intake = _intake(rng, cal, citizens, cases)
     channel = _channels(rng, cal, citizens, intake)
     logged = _logged_minutes(rng, cal, intake.day, channel)
@@ -665,6 +757,7 @@ def _cases_frame(rng: np.random.Generator, cal: _Calendar, citizens: _Citizens, 
             "Status": np.where(is_open, "OPEN", "CLOSED"),
             "Result": handling.result[order],
             "Customer Ref": citizens.pseudonym[who],
+            **{column: personal[column].to_numpy()[who] for column in PERSONAL_COLUMNS},
             "Transfers": handling.transfers[order],
             "Times Reopened": handling.reopened[order],
             "Satisfaction": pd.arrays.IntegerArray(satisfaction, satisfaction == 0),

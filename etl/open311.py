@@ -279,13 +279,13 @@ class _Fetcher:
             data = json.loads(body, parse_float=str, parse_int=str)
         except (ValueError, UnicodeDecodeError) as exc:
             # Truncated bodies and proxies' HTML pages come and go; a retry may get JSON.
-            raise _Retry(f"the answer is not JSON ({exc}): {_snippet(body)}") from exc
+            raise _Retry(f"the answer is not JSON ({exc}): {_unlike_requests(body)}") from exc
         if not isinstance(data, list):
-            raise _Retry(f"the answer is not a JSON list of requests: {_snippet(body)}")
+            raise _Retry(f"the answer is not a JSON list of requests: {_outline(data)}")
         if data and all(_is_error(item) for item in data):
             raise TerminalError(f"{shown}: the server answered with an error: {_server_said(body)}")
         if not all(isinstance(item, dict) for item in data):
-            raise _Retry(f"the answer is not a list of request objects: {_snippet(body)}")
+            raise _Retry(f"the answer is not a list of request objects: {_outline(data)}")
         return data
 
 
@@ -327,6 +327,26 @@ def _read_quietly(exc: urllib.error.HTTPError) -> bytes:
         return exc.read()
     except (OSError, http.client.HTTPException):
         return b""
+
+
+# Errors are kept in the run log: a body that may hold requests (addresses, descriptions,
+# coordinates) is described, never quoted.
+def _unlike_requests(body: bytes) -> str:
+    """The start of a body that is no JSON at all (a proxy's HTML page); a cut-off JSON text
+    (the start of a list of requests) only by its length."""
+    if body.lstrip()[:1] in (b"[", b"{"):
+        return f"a JSON text cut off or malformed ({len(body):,} bytes, not shown: it may hold requests)"
+    return _snippet(body)
+
+
+def _outline(data: object) -> str:
+    """The shape of a JSON answer, without its values."""
+    if isinstance(data, dict):
+        return f"an object with the keys {sorted(map(str, data))[:20]}"
+    if isinstance(data, list):
+        kinds = sorted({type(item).__name__ for item in data})
+        return f"a list of {len(data):,} items of type {', '.join(kinds)}"
+    return f"a {type(data).__name__}"
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:

@@ -631,6 +631,10 @@ def demo(obj: Ctx, port: int, host: str, cases: int, no_serve: bool) -> None:
     for job, src in s.etl.sources.items():
         if src.kind == "cases_csv" and (gone := forget_source(engine, job)):
             progress(f"{job}: removed {gone:,} cases of an earlier demo")
+    from etl.privacy import demo_key
+
+    if demo_key():  # the demo loads its cases afresh each run: a key of this run is enough
+        progress("CIVIC_METRICS_PSEUDONYM_KEY is not set: a key for this run only makes the citizen pseudonyms")
     for summary in run_jobs(s, engine, None, progress):
         click.echo(summary.line())
     r = refresh(s, engine, None, progress)

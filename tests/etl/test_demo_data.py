@@ -12,7 +12,9 @@ from etl.demo_data import (
     CASE_COLUMNS,
     CASE_TYPES,
     DATETIME_FORMAT,
+    DISTRICTS,
     ELIGIBLE_COLUMNS,
+    PERSONAL_COLUMNS,
     POPULATION_COLUMNS,
     write_demo_data,
 )
@@ -23,6 +25,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 CHANNEL_CODES = {"TEL", "WEB", "APP", "F2F", "POST"}
 URBAN = {"Northgate", "Riverside", "Harbourside", "Old Town", "Eastfield", "Westmoor", "Southbank"}
 RURAL = {"Millbrook", "Lakeside", "Fenwick", "Greenvale", "Highmoor"}
+DISTRICT_ORDER = [d.name for d in DISTRICTS]
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -100,7 +103,7 @@ def test_columns_are_exactly_the_export_layout(paths: dict[str, Path]) -> None:
         header = paths[name].read_text(encoding="utf-8").splitlines()[0]
         assert header.split(",") == columns, name
     assert CASE_COLUMNS[:4] == ["Ref No", "Logged", "First Reply", "Closed On"]
-    assert CASE_COLUMNS[-1] == "Satisfaction" and len(CASE_COLUMNS) == 17
+    assert CASE_COLUMNS[-1] == "Satisfaction" and len(CASE_COLUMNS) == 21
 
 
 def test_history_spans_three_years_up_to_the_end_day(good: pd.DataFrame) -> None:
@@ -162,6 +165,30 @@ def test_a_citizen_keeps_district_and_group_attributes(cases: pd.DataFrame) -> N
     assert (per_citizen == 1).all().all()
     contacts = cases["Customer Ref"].value_counts()
     assert (contacts >= 3).sum() > 100  # some people write again and again
+
+
+def test_each_citizen_has_fake_personal_details_the_config_marks(cases: pd.DataFrame) -> None:
+    import yaml
+
+    personal = ["Customer Name", "Address", "Phone", "NI Number"]
+    assert personal == PERSONAL_COLUMNS
+    marked = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["etl"]["sources"]["cases"]["personal_columns"]
+    assert marked == personal
+    # One person, one set of details, on every case of theirs.
+    assert (cases.groupby("Customer Ref")[personal].nunique() <= 1).all().all()
+    assert cases["Customer Name"].str.fullmatch(r"[A-Z][a-z]+( [A-Z][a-z]+)+").all()
+    district = cases["District"].map({d: i + 1 for i, d in enumerate(sorted(URBAN | RURAL, key=DISTRICT_ORDER.index))})
+    parts = cases["Address"].str.extract(r"^(\d+) [A-Za-z ]+, ([A-Za-z ]+), WM(\d+) \d[A-Z]{2}$")
+    assert parts.notna().all().all()
+    assert (parts[1] == cases["District"]).all() and (parts[2].astype(int) == district).all()
+    # Telephone numbers only from Ofcom's drama ranges: nobody's real number.
+    phones = cases.loc[cases["Phone"] != "", "Phone"]
+    assert phones.str.fullmatch(r"07700 900\d{3}|020 7946 0\d{3}|01\d{2} 49[68] 0\d{3}").all()
+    assert 0.05 < (cases["Phone"] == "").mean() < 0.25
+    ni = cases.loc[cases["NI Number"] != "", "NI Number"]
+    assert ni.str.fullmatch(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]").all()
+    per_citizen = ni.groupby(cases["Customer Ref"]).first()
+    assert per_citizen.nunique() > 0.99 * len(per_citizen)  # almost everyone's own
 
 
 # --- defects -----------------------------------------------------------------------------
