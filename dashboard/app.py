@@ -11,6 +11,7 @@ scope, audit and security headers of `dashboard.auth`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,8 +49,28 @@ INDEX_STRING = """<!DOCTYPE html>
 </html>"""
 
 
+# plotly.js with the scatter and bar traces only (MIT, plotly.js-basic-dist-min): a quarter of
+# the full bundle, whose parsing was the largest part of a page's first render. The full bundle
+# is kept where the equal-service map (a choropleth) may be drawn.
+BASIC_PLOTLY = "vendor/plotly-basic-3.7.0.min.js"
+
+
 class App(dash.Dash):
-    """Dash with the page's language in `<html lang>`, for screen readers and fonts."""
+    """Dash with the page's language in `<html lang>`, for screen readers and fonts, and the
+    plotly.js bundle the charts need."""
+
+    def __init__(self, *args: Any, full_plotly: bool = False, **kwargs: Any):
+        self.full_plotly = full_plotly
+        if full_plotly:
+            kwargs["assets_ignore"] = re.escape(BASIC_PLOTLY.rsplit("/", 1)[1])
+        super().__init__(*args, **kwargs)
+
+    def _collect_and_register_resources(self, resources: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        # The basic bundle, an asset, sets window.Plotly before the graphs load, and dcc.Graph
+        # then takes it instead of fetching its own; Dash's full bundle is left out.
+        if not self.full_plotly:
+            resources = [r for r in resources if r.get("namespace") != "plotly"]
+        return super()._collect_and_register_resources(resources, *args, **kwargs)
 
     def interpolate_index(self, **kwargs: Any) -> str:
         return super().interpolate_index(**kwargs).replace('lang="{lang}"', f'lang="{i18n.lang()}"', 1)
@@ -161,6 +182,7 @@ def create_app(settings: Settings, engine: Engine, secret_key: str | None = None
         title=PRODUCT,
         update_title=None,
         index_string=INDEX_STRING,
+        full_plotly=settings.dashboard.boundaries is not None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         # Without it Dash renders every page's layout at the first request, as whoever sent it,
         # and sends that to every later reader inside each page's config (`validation_layout`):

@@ -175,3 +175,20 @@ def test_sentences_tell_only_changes_that_can_be_judged(cell_store, write_cells,
     assert not any(s.startswith("Settled within") for s in said)
     assert said[0].startswith("No headline figure changed since September 2026")
     assert "Settled within the statutory deadline" in said[-1] and said[-1].startswith("Not judged")
+
+
+def test_pages_load_the_basic_plotly_bundle_unless_a_map_may_be_drawn(demo_store, tmp_path):
+    settings, engine = demo_store
+    basic = create_app(settings, engine).server.test_client()
+    html = basic.get("/").get_data(as_text=True)
+    assert re.search(r'src="/assets/vendor/plotly-basic-3\.7\.0\.min\.js\?m=\d+', html)
+    assert "plotly.min.js" not in html
+    bundle = basic.get("/assets/vendor/plotly-basic-3.7.0.min.js")
+    assert bundle.status_code == 200 and b"plotly.js (basic - minified) v3.7.0" in bundle.data[:200]
+
+    boundaries = tmp_path / "regions.geojson"
+    boundaries.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    mapped = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(update={"boundaries": boundaries})})
+    html = create_app(mapped, engine).server.test_client().get("/").get_data(as_text=True)
+    # Dash's own full bundle, which dcc.Graph fetches when the first chart mounts.
+    assert "plotly-basic" not in html and "window.Plotly" not in html
