@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from etl.privacy import QUARANTINE_PREFIX, dropped_columns, pseudonym_key, pseudonymise
+from etl.privacy import NOT_STORED, QUARANTINE_PREFIX, dropped_columns, pseudonym_key, pseudonymise
 from etl.schema import COUNT_FIELDS, RATING, WHOLE_NUMBER, case_schema, failures
 from metrics.config import CASE_FIELDS, CaseMapping, Settings
 
@@ -153,10 +153,13 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings,
         if groups
         else pd.DataFrame(columns=["case_key", "attribute", "value"])
     )
-    # The citizen id is kept in the quarantine as its pseudonym, never as read.
-    citizen = src.columns.get("citizen_key")
-    shown_raw = raw.assign(**{citizen: _carried(out["citizen_key"])}) if citizen in raw.columns else raw
-    quarantined = quarantine_frame(shown_raw, reasons)
+    # The quarantine shows the citizen id as its pseudonym, never as read, and each personal
+    # column by a placeholder: the row keeps its columns (a fixed row loads again through
+    # the same source), not their values.
+    shown = {c: NOT_STORED for c in dropped_columns(src)}
+    if (citizen := src.columns.get("citizen_key")) in raw.columns:
+        shown[citizen] = _carried(out["citizen_key"])
+    quarantined = quarantine_frame(raw.assign(**shown), reasons)
     return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
 
 
@@ -202,8 +205,8 @@ def _carried(pseudonyms: pd.Series) -> pd.Series:
 
 
 def quarantine_frame(raw: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:
-    """The bad rows: source row number, every reason, and the row as read (JSON), less the
-    personal columns the source dropped and with its citizen id as a pseudonym."""
+    """The bad rows: source row number, every reason, and the row as read (JSON); map_cases
+    gives it the rows with personal columns and the citizen id replaced."""
     bad = reasons.bad
     cols = [c for c in raw.columns if c != "_row"]
     return pd.DataFrame(

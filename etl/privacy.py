@@ -15,7 +15,9 @@ bits) of HMAC-SHA256(key, id as UTF-8), with the key from the environment variab
 pseudonym, so repeat contacts still count, across sources too; without the key nobody can
 tell from a pseudonym whose it is, or compute one from an id. An empty id stays missing. In
 the quarantine the id's column holds `pseudonym:<hex>`, which a row fixed from the
-quarantine export and loaded again keeps as that pseudonym (it is not hashed twice).
+quarantine export and loaded again keeps as that pseudonym (it is not hashed twice), and
+each personal column holds NOT_STORED: the row keeps its columns, so it loads again through
+the same source, but none of their values.
 
 The key is at least 32 characters; loading a source that maps citizen_key without it stops
 with a terminal error naming the variable. Changing the key changes every pseudonym: a
@@ -40,6 +42,8 @@ MIN_KEY_LENGTH = 32
 # 128 bits: no two of even billions of ids share one by chance (the birthday bound is 2**64).
 PSEUDONYM_HEX = 32
 QUARANTINE_PREFIX = "pseudonym:"
+# What the quarantine holds in a personal column's place.
+NOT_STORED = "(personal data, not stored)"
 _CARRIED = re.compile(re.escape(QUARANTINE_PREFIX) + f"[0-9a-f]{{{PSEUDONYM_HEX}}}")
 _FINGERPRINT_MESSAGE = b"civic-metrics pseudonym key fingerprint"
 
