@@ -426,6 +426,41 @@ class DashboardSettings(Frozen):
     boundary_id_property: str = "id"
 
 
+class OidcSettings(Frozen):
+    """Single sign-on through an OpenID Connect provider (the ministry's identity service).
+
+    The provider says who someone is; the account, with its role and scope, is still made by
+    an administrator with `civic-metrics users add`: a sign-in whose name has no active account
+    here is refused, so nobody gets figures by merely existing in the directory."""
+
+    # The provider's issuer URL; its discovery document is read from
+    # `<issuer>/.well-known/openid-configuration` at the first sign-in.
+    issuer: str
+    client_id: str
+    # The claim of the ID token matched against the account's username.
+    username_claim: str = "preferred_username"
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    # The name on the sign-in button ("Sign in with ..."), in each language.
+    name: Names = Names(en="single sign-on", zh="统一身份认证")
+    # The address the provider sends the browser back to, as registered with it; by default
+    # built from the request (`<site>/login/sso/callback`), which behind a proxy may not be right.
+    redirect_uri: str | None = None
+    # Whether the username and password form stays on the sign-in page beside the button.
+    password_login: bool = True
+
+    @model_validator(mode="after")
+    def _secure_issuer(self) -> OidcSettings:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.issuer)
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError(f"issuer: expected an https:// URL, got {self.issuer!r} (plain http only on loopback)")
+        if "openid" not in self.scopes:
+            raise ValueError(f"scopes: expected 'openid' among them, got {list(self.scopes)}")
+        return self
+
+
 class AuthSettings(Frozen):
     """Who may open the dashboard (accounts are managed with `civic-metrics users`)."""
 
@@ -444,6 +479,8 @@ class AuthSettings(Frozen):
     # and the tests work with it on; turn it off only behind a proxy that cannot speak HTTPS.
     secure_cookies: bool = True
     min_password_length: Annotated[int, Field(ge=8)] = 12
+    # Single sign-on; off when not set. Its client secret is CIVIC_METRICS_OIDC_CLIENT_SECRET.
+    oidc: OidcSettings | None = None
 
 
 class Settings(Frozen):
@@ -500,6 +537,8 @@ class Secrets(BaseSettings):
     # The HMAC key turning citizen ids into pseudonyms (etl.privacy); loading cases that map
     # citizen_key needs it. Changing it changes every pseudonym.
     pseudonym_key: SecretStr | None = Field(None, description="HMAC key of the citizen_key pseudonyms")
+    # The dashboard's client secret at the OpenID Connect provider (`auth.oidc`).
+    oidc_client_secret: SecretStr | None = Field(None, description="Client secret for single sign-on (auth.oidc)")
 
 
 class ConfigError(Exception):
