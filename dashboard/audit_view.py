@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import html
 from flask import Flask, Response
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 from dashboard import state
 from dashboard.i18n import _
 from dashboard.operations import section, table, when
-from metrics import audit
+from metrics import audit, query
 
 PATH = "/audit/log.csv"
 SHOWN = 200
@@ -44,9 +45,33 @@ def audit_layout(engine: Engine) -> dbc.Container:
             ),
             html.P(html.A(_("Download the whole audit log (CSV)"), href=_relative(PATH))),
             section(_("Newest entries"), "audit-log", table(frame, _("Audit log, newest first"), _("No entry yet."))),
+            section(_("Published figures"), "publications", publications_table(engine)),
         ],
         fluid=True,
     )
+
+
+def publications_table(engine: Engine) -> object:
+    """Every publication and revision (`civic-metrics publish`), newest first; `civic-metrics
+    publish compare` lists what today's figures changed since."""
+    pubs = query.publications(engine).iloc[::-1]
+    frame = pd.DataFrame(
+        {
+            _("Month"): [f"{p:%Y-%m}" for p in pubs["period"]],
+            _("Revision"): pubs["revision"].astype(str),
+            _("Published on"): pubs["published_at"].map(when),
+            _("Who"): pubs["published_by"],
+            _("Figures"): pubs["figures"].map("{:,}".format),
+            _("Data as of"): pubs["as_of"].map(when),
+            _("Correction note"): pubs["note"].fillna(""),
+        }
+    )
+    about = _(
+        "Published months are frozen: a change of their figures makes a new revision with a correction note, and "
+        "earlier revisions stay as they were. `civic-metrics publish compare --period YYYY-MM` lists the figures "
+        "that differ from today's."
+    )
+    return html.Div([html.P(about), table(frame, _("Published figures, newest first"), _("No month published yet."))])
 
 
 def audit_csv() -> Response:

@@ -278,3 +278,19 @@ def test_worker_runs_by_hand_are_audited(store: tuple[Path, Settings, Engine]) -
         ("recompute", "ok", {"status": "succeeded"}),
         ("recompute", "failed", {"status": "skipped"}),
     ]
+
+
+def test_the_audit_page_lists_the_publications(store: tuple[Path, Settings, Engine]) -> None:
+    from dashboard.audit_view import audit_layout
+    from dashboard.i18n import use
+
+    _config, _settings, engine = store
+    pubs = query.publications(engine)
+    assert len(pubs) >= 1
+    with use("en"):
+        page = str(audit_layout(engine))
+    assert "Published figures, newest first" in page and MONTH in page
+    for r in pubs.to_dict("records"):
+        assert f"{r['figures']:,}" in page and r["published_by"] in page
+        if r["note"]:
+            assert r["note"] in page
