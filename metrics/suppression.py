@@ -2,7 +2,8 @@
 layer to every cell anyone reads.
 
 Primary: a figure resting on fewer than `min_cell_size` cases is suppressed (its n below the
-threshold, or a cell already stored as suppressed).
+threshold, or a cell already stored as suppressed), and so is a cell that carries a count
+(numerator or denominator) without an n, since nothing shows that count to be large enough.
 
 Secondary: a suppressed figure must not be recoverable by subtraction from figures published
 anywhere, not only in the table being read. Published counts are tied by linear relations
@@ -24,6 +25,9 @@ anywhere, not only in the table being read. Published counts are tied by linear 
   without a handoff add up to the cases opened;
 - a count that is all the cases of some categories (`Count.within`: applications are the
   cases of the entitlement services) equals its parent count in each such category;
+- a count that is part of another (`Count.part_of`: cases with a citizen key, closed cases)
+  equals it wherever the two n are the same (every case of the slice is keyed, or closed), and
+  an outsider sees that they are: there the two are tied;
 - an indicator computed across the categories of a dimension publishes as n the sum of the n
   of the categories it used (those with a value and n at or above the refresh's threshold,
   i.e. the largest categories with a value, read off the sums): the used categories add up to
@@ -64,6 +68,7 @@ from metrics.catalogue import CATALOGUE, COUNTS, IDENTITIES, MetricDefinition
 
 HIDDEN = ["value", "n", "numerator", "denominator", "ci_low", "ci_high"]
 SECONDARY_NOTE = "suppressed: would reveal a smaller suppressed figure"
+UNCOUNTED_NOTE = "suppressed: counts resting on an unknown number of cases"
 
 # Dimensions nested in others: {(child dimension, parent dimension): {child value: parent
 # value}}, e.g. {("service", "department"): {"pothole": "Transport", ...}}.
@@ -84,7 +89,7 @@ def primary_note(min_cell_size: int) -> str:
 @cache
 def _families() -> dict[str, tuple[str, ...]]:
     """Each indicator's family: the indicators whose counts are joined to its own by an
-    identity or by `Count.within`."""
+    identity, by `Count.within` or by `Count.part_of`."""
     parent = {c: c for c in COUNTS}
 
     def root(c: str) -> str:
@@ -98,6 +103,8 @@ def _families() -> dict[str, tuple[str, ...]]:
     for c in COUNTS.values():
         if c.within is not None:
             parent[root(c.id)] = root(c.within[0])
+        if c.part_of is not None:
+            parent[root(c.id)] = root(c.part_of)
     groups: dict[str, list[str]] = {}
     for m in CATALOGUE.values():
         groups.setdefault(root(m.count.id), []).append(m.id)
@@ -126,9 +133,21 @@ def _flag(cells: pd.DataFrame) -> np.ndarray:
     return cells["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
+def uncounted(cells: pd.DataFrame) -> np.ndarray:
+    """Cells that carry a count (numerator or denominator) but no n: take-up where no eligible
+    population is known still counts its recipients. Nothing shows that such a count rests on
+    enough cases, so it is not shown (a publisher's rate without counts has neither, and stays)."""
+    counts = np.zeros(len(cells), dtype=bool)
+    for c in ("numerator", "denominator"):
+        if c in cells:
+            counts |= cells[c].notna().to_numpy()
+    return counts & np.isnan(cells["n"].to_numpy(dtype=float))
+
+
 def primary(cells: pd.DataFrame, min_cell_size: int) -> np.ndarray:
-    """Cells resting on fewer than `min_cell_size` cases, or stored suppressed."""
-    return _flag(cells) | (cells["n"].to_numpy(dtype=float) < min_cell_size)
+    """Cells resting on fewer than `min_cell_size` cases, on a number of cases not known while
+    carrying counts (`uncounted`), or stored suppressed."""
+    return _flag(cells) | (cells["n"].to_numpy(dtype=float) < min_cell_size) | uncounted(cells)
 
 
 def apply(cells: pd.DataFrame, p: Pattern, min_cell_size: int) -> pd.DataFrame:
@@ -137,6 +156,7 @@ def apply(cells: pd.DataFrame, p: Pattern, min_cell_size: int) -> pd.DataFrame:
     its value was undefined anyway; a cell stored as suppressed keeps its own note."""
     df = cells.copy()
     already = _flag(df)
+    unknown = uncounted(df)
     # A figure that was undefined anyway keeps the note saying why, before the suppression's.
     note = (df["note"] if "note" in df else pd.Series(None, index=df.index)).astype(object)
     why = df["value"].isna().to_numpy() & note.map(lambda x: isinstance(x, str) and bool(x)).to_numpy()
@@ -144,6 +164,7 @@ def apply(cells: pd.DataFrame, p: Pattern, min_cell_size: int) -> pd.DataFrame:
     df.loc[p.hidden, HIDDEN] = np.nan
     df["note"] = note
     df.loc[p.primary & ~already, "note"] = primary_note(min_cell_size)
+    df.loc[p.primary & ~already & unknown, "note"] = UNCOUNTED_NOTE
     df.loc[p.hidden & ~p.primary, "note"] = SECONDARY_NOTE
     kept = p.hidden & ~already & why
     df.loc[kept, "note"] = note[kept] + "; " + df.loc[kept, "note"]
@@ -328,6 +349,7 @@ def decide(cells: pd.DataFrame, min_cell_size: int, nesting: Nesting | None = No
     b.time()
     b.identities()
     b.within(has_dim)
+    b.parts()
     unresolved = b.across(cells, defs, plain_dims, vocab.codes, dim_ids.codes, tags.codes)
     n = nodes["n"].to_numpy(dtype=float)
     start = nodes["flag"].to_numpy(dtype=bool) | (n < min_cell_size)
@@ -423,6 +445,20 @@ class _Builder:
             sub = sub[np.array([dim in has_dim.get(k, ()) for k in sub["dims"]], dtype=bool)]
             pk = self._key(np.full(len(sub), COUNT_IDS.index(parent)), sub["grain"], sub["day"], sub["dims"])
             self.add(self._kind(f"within:{c.id}"), pk, sub["nid"], self.index.get_indexer(pk))
+
+    def parts(self) -> None:
+        """A count equal to the count it is part of (`Count.part_of`) in a slice is the same
+        cases: every case of the slice has a citizen key, or is closed. Where one shows the
+        n the other hides, subtraction starts from it, so the two are tied there."""
+        n = self.nodes["n"].to_numpy(dtype=float)
+        for c in COUNTS.values():
+            if c.part_of is None:
+                continue
+            sub = self.plain[self.plain["count"] == COUNT_IDS.index(c.id)]
+            pk = self._key(np.full(len(sub), COUNT_IDS.index(c.part_of)), sub["grain"], sub["day"], sub["dims"])
+            whole = self.index.get_indexer(pk)
+            same = (whole >= 0) & (n[sub["nid"].to_numpy()] == n[np.maximum(whole, 0)])
+            self.add(self._kind(f"part:{c.id}"), pk[same], sub["nid"].to_numpy()[same], whole[same])
 
     def across(
         self, cells: pd.DataFrame, defs: dict[str, MetricDefinition], plain_dims: pd.Series,

@@ -418,12 +418,53 @@ def test_an_undefined_figure_keeps_saying_why() -> None:
     ]
 
 
+def test_a_count_without_an_n_is_not_shown() -> None:
+    """Take-up where no eligible population is known has no n but still counts its recipients
+    (3 here): nothing shows that count to rest on enough cases. A publisher's rate without
+    counts (no numerator, no n) stays."""
+    rows = [cell("uptake_rate", MONTHS[0], None, {"region": "North"}, value=None),
+            cell("uptake_rate", MONTHS[0], None, {"region": "South"}, value=0.8),
+            cell("uptake_rate", MONTHS[0], 400, {"region": "East"}, value=0.5)]  # fmt: skip
+    rows[0].update(numerator=3.0, note="no eligible population known for this slice")
+    rows[1]["note"] = "published rate; the publisher gives no counts"
+    rows[2].update(numerator=200.0, denominator=400.0)
+    shown = suppress(frame(rows), MIN)
+    assert shown["suppressed"].tolist() == [True, False, False]
+    assert shown.loc[0, ["value", "n", "numerator", "denominator"]].isna().all()
+    assert shown.loc[0, "note"] == ("no eligible population known for this slice; "
+                                    "suppressed: counts resting on an unknown number of cases")  # fmt: skip
+    assert shown.loc[1, "value"] == 0.8 and shown.loc[2, "numerator"] == 200
+
+
 def test_families_join_indicators_tied_by_a_relation() -> None:
     assert set(family("cases_opened")) >= {"coverage_gini", "timeliness_ratio", "handoff_resolution_days_median",
                                            "direct_resolution_days_median", "decision_days_median"}  # fmt: skip
     assert set(family("backlog_open")) == {"backlog_open", "backlog_overdue", "backlog_age"}
-    assert set(family("on_time_rate")) == {"on_time_rate", "service_standard_gap"}
-    assert family("grant_rate") == ("grant_rate",)
+    # Counts that are part of the cases opened (determined, keyed, closed...) join their family.
+    assert set(family("cases_opened")) >= {"on_time_rate", "service_standard_gap", "repeat_contact_rate",
+                                           "reopen_rate", "satisfied_share", "grant_rate"}  # fmt: skip
+    assert set(family("uptake_rate")) == {"uptake_rate", "unclaimed_estimate"}
+
+
+def test_a_part_equal_to_its_whole_hides_with_it() -> None:
+    """Every case has a citizen key here, so repeat_contact_rate's n (keyed cases) is the cases
+    opened: where a region is small and its sibling hidden to protect it, the sibling's keyed
+    count must be hidden too, or the whole less the siblings shown gives the small one away."""
+    rows = [cell(m, MONTHS[0], k, {"region": r} if r else None)
+            for m in ("cases_opened", "repeat_contact_rate")
+            for r, k in (("", 100), ("North", 4), ("South", 40), ("East", 56))]  # fmt: skip
+    shown = suppress(frame(rows), MIN)
+    hidden = set(zip(shown.loc[shown["suppressed"], "metric"], shown.loc[shown["suppressed"], "dims_key"],
+                     strict=True))  # fmt: skip
+    assert {("cases_opened", "region=North"), ("repeat_contact_rate", "region=North")} <= hidden
+    cases = {k for m, k in hidden if m == "cases_opened"}
+    assert cases == {k for m, k in hidden if m == "repeat_contact_rate"} and len(cases) == 2
+    # Where the keyed cases are fewer than the cases, they are other figures: no tie.
+    rows[4]["n"], rows[6]["n"] = 99, 39  # a case of South without a citizen key
+    shown = suppress(frame(rows), MIN)
+    keyed = shown[shown["metric"] == "repeat_contact_rate"]
+    assert keyed.loc[keyed["suppressed"], "dims_key"].tolist() == ["region=North", "region=South"]
+    assert not shown.loc[(shown["metric"] == "cases_opened") & (shown["dims_key"] == ""), "suppressed"].any()
 
 
 # --- random tables -----------------------------------------------------------------------------
