@@ -44,6 +44,12 @@ def test_the_pseudonym_is_hmac_sha256_of_the_id(value: str) -> None:
     assert len(pseudonym(value, KEY)) == 32
 
 
+@pytest.mark.parametrize("key", [KEY, b"short", b"x" * 64, b"y" * 65, "ключ-🔑".encode() * 20])
+def test_pseudonyms_of_a_column_are_hmac_sha256_whatever_the_key(key: bytes) -> None:
+    ids = pd.Series(["C0000001", "王芳", "C0000001", "x" * 300])
+    assert pseudonymise(ids, key).tolist() == [expected(v, key) for v in ids]
+
+
 def test_same_id_and_key_same_pseudonym_another_key_another() -> None:
     ids = pd.Series([f"C{i:07d}" for i in range(2000)] * 2)
     first, again = pseudonymise(ids, KEY), pseudonymise(ids, KEY)
