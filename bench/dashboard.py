@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -187,6 +188,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    # The demo export maps citizen ids, which are stored only as keyed pseudonyms: every load
+    # of one bench run (history and delta) must use the same key, so it is set once here.
+    os.environ.setdefault("CIVIC_METRICS_PSEUDONYM_KEY", secrets.token_hex(32))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, help="config.yaml of a refreshed store")
     parser.add_argument("--cases", type=int, default=1_000_000, help="demo cases, when building a store")
