@@ -172,13 +172,13 @@ Row = dict[str, Any] | None
 
 def by_period(df: pd.DataFrame, periods: Sequence[dt.date]) -> list[Row]:
     """One slice's cells as one row per period (None where the store has no cell)."""
-    found = dict(zip(df["period"], df.to_dict("records"), strict=True))
+    found = dict(zip(df["period"], data.records(df), strict=True))
     return [found.get(p) for p in periods]
 
 
 def by_category(df: pd.DataFrame, dim: str) -> dict[str, dict[str, Any]]:
     """One period's cells by their value of `dim`."""
-    return {r["dims"].get(dim): r for r in df.to_dict("records")}
+    return {r["dims"].get(dim): r for r in data.records(df)}
 
 
 def at_period(df: pd.DataFrame | None, period: dt.date) -> pd.DataFrame | None:
