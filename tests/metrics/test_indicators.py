@@ -527,8 +527,9 @@ def compare(
 def test_indicator_matches_brute_force(fixture_store, metric: str, grain: str) -> None:
     config, rows = fixture_store
     compared = compare(config, metric, brute_cells(rows, metric, grain), grain)
-    # The comparison did cover real, unsuppressed cells (decided applications are few).
-    assert compared >= (3 if metric == "grant_rate" else 10)
+    # The comparison did cover real, unsuppressed cells (decided applications are few, and a
+    # count of them equal to its applications' hides with it).
+    assert compared >= (3 if metric in ("grant_rate", "decision_days_median") else 10)
 
 
 def test_backlog_matches_brute_force(fixture_store) -> None:
