@@ -76,9 +76,12 @@ def test_the_whole_area_row_is_the_total_and_never_a_region(store: Path) -> None
     assert by_region[("2024", "North")]["denominator"] == 1000
     whole = export(store, "uptake_rate")
     assert (whole[("2024", "")]["numerator"], whole[("2024", "")]["denominator"]) == (900, 1600)
-    # The benefit's own slice shows its recipients, and no rate without eligible people.
+    # The benefit's own slice has no rate without eligible people, and its recipients are not
+    # shown either: with no n, nothing shows that such counts, and what subtracting them from
+    # one another would give, rest on enough people (metrics/suppression.py, `uncounted`).
     benefit = export(store, "uptake_rate", "service")[("2024", "benefit")]
-    assert benefit["value"] is None and benefit["numerator"] == 40
+    assert benefit["value"] is None and benefit["numerator"] is None and benefit["suppressed"]
+    assert benefit["note"].endswith("suppressed: counts resting on an unknown number of cases")
 
 
 def test_a_rate_only_programme_shows_the_published_rate(store: Path) -> None:
