@@ -48,6 +48,8 @@ def suppressed_text(note: str | None, min_cell_size: int) -> str:
     """Why a figure is hidden, in words a reader can act on."""
     if note and "would reveal" in note:
         return _("Suppressed (would reveal a smaller suppressed figure)")
+    if note and "unknown number of cases" in note:
+        return _("Suppressed (counts resting on an unknown number of cases)")
     return _("Suppressed (fewer than {n} cases)").format(n=min_cell_size)
 
 
@@ -63,6 +65,8 @@ NOTES = (
     (r"closed cases only: biased low while cases are open", N_("Closed cases only: biased low while cases are open")),
     (r"suppressed: fewer than (\d+) cases", N_("Suppressed: fewer than {0} cases")),
     (r"suppressed: would reveal .*", N_("Suppressed: would reveal a smaller suppressed figure")),
+    (r"suppressed: counts resting on an unknown number of cases",
+     N_("Suppressed: counts resting on an unknown number of cases")),
     (r"fewer than two (.+) categories with enough cases", N_("Fewer than two {0} categories with enough cases")),
     (r"undefined over the (\d+) categories of (.+) used", N_("Undefined over the {0} categories of {1} used")),
     (r"(\d+) categories of (.+) used", N_("{0} categories of {1} used")),
