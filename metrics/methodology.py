@@ -776,6 +776,16 @@ SUPPRESSION = f"""\
 
 {_counts_table()}
 
+- **A count that is part of another hides with it.** Where a count is a subset of another (closed cases,
+  determined cases, first responses, ratings, cases with a citizen key, handed-off and direct cases and
+  applications are all part of the cases opened; decided applications part of the applications) and the two
+  are equal in a cell, publishing the part would publish the hidden whole: such counts are tied to each
+  other in secondary suppression, and one equal to a suppressed whole is suppressed too.
+- **Counts without `n` are not shown.** A cell that carries a numerator or denominator but no `n` (take-up of a
+  programme whose eligible people are not known still counts its recipients) gives no way to tell that its
+  counts, and what subtracting them from one another would give, rest on enough people: it is suppressed
+  ("counts resting on an unknown number of cases"). A publisher's rate that comes without counts has neither,
+  and is shown.
 - **A suppressed figure carries no number.** Its value, `n`, numerator, denominator and interval are all null,
   `suppressed` is true, and the note says whether it was primary ("fewer than N cases") or secondary ("would
   reveal a smaller suppressed figure"). It is never shown as 0, and it is not compared with the reference
