@@ -403,7 +403,7 @@ class PublishedFigure(Base):
     ci_low: Mapped[float | None] = mapped_column(Float)
     ci_high: Mapped[float | None] = mapped_column(Float)
     suppressed: Mapped[bool] = mapped_column(Boolean)
-    note: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)  # the cell's own note, then the suppression's
     as_of: Mapped[dt.datetime] = mapped_column(DateTime)
     refresh_run_id: Mapped[int] = mapped_column(Integer)
 

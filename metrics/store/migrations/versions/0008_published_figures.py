@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("ci_low", sa.Float(), nullable=True),
         sa.Column("ci_high", sa.Float(), nullable=True),
         sa.Column("suppressed", sa.Boolean(), nullable=False),
-        sa.Column("note", sa.String(length=200), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("as_of", sa.DateTime(), nullable=False),
         sa.Column("refresh_run_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["publication_id"], ["publications.id"]),
