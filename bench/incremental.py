@@ -22,61 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import refresh_summary, split_last_day, timed  # noqa: E402
 from etl.demo_data import write_demo_data  # noqa: E402
-
-FMT = "%d/%m/%Y %H:%M"
-
-
-def split_last_day(cases_csv: Path, history: Path, delta: Path) -> tuple[int, int, int]:
-    """Write the history as known at the start of the last day, and that day's changes."""
-    df = pd.read_csv(cases_csv, dtype=str, keep_default_na=False)
-    # The demo has a few deliberately unreadable dates (they go to quarantine): coerce them.
-    opened = pd.to_datetime(df["Logged"], format=FMT, errors="coerce")
-    closed = pd.to_datetime(df["Closed On"].where(df["Closed On"] != ""), format=FMT, errors="coerce")
-    # The last working day (the demo's history may end on a weekend, when nothing closes):
-    # its export has the cases opened since and the older cases that changed.
-    day = closed.max().normalize()
-    new = opened >= day
-    before = df[~new].copy()
-    changed = pd.Series(False, index=before.index)
-    for col in ("First Reply", "Closed On"):
-        when = pd.to_datetime(before[col].where(before[col] != ""), format=FMT, errors="coerce")
-        later = when >= day
-        changed |= later
-        before.loc[later, col] = ""
-    # A case closed on the day was open the evening before.
-    before.loc[changed & (before["Closed On"] == ""), ["Status", "Result"]] = ["OPEN", ""]
-    before.to_csv(history, index=False, lineterminator="\n")
-    day_rows = pd.concat([df[~new][changed.to_numpy()], df[new]])
-    day_rows.to_csv(delta, index=False, lineterminator="\n")
-    return len(before), int(new.sum()), int(changed.sum())
-
-
-def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS of the step's own process in MB, and its output. Each step
-    runs in a fresh child whose peak is read by a wrapper, since RUSAGE_CHILDREN would give
-    the largest of all the steps so far."""
-    wrapper = (
-        "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)"
-    )
-    started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - started
-    peak_kb = int(out.stderr.strip().splitlines()[-1])
-    return seconds, peak_kb / 1024, out.stdout + "\n".join(out.stderr.strip().splitlines()[:-1])
-
-
-def _refresh_line(out: str) -> str:
-    """The refresh's own summary: full or incremental, periods, cells, cases."""
-    line = next((x for x in out.splitlines() if x.startswith("refresh ")), "")
-    return line.split(": ", 1)[0].removeprefix("refresh ").split(" ", 1)[-1] + ": " + line.split(": ", 1)[-1]
 
 
 def main() -> None:
@@ -110,7 +62,7 @@ def main() -> None:
     rows.append(("full load (history)", s, mb, f"{kept:,} case rows"))
     if args.refresh:
         s, mb, out = timed([*cli, "metrics", "refresh"])
-        rows.append(("full refresh", s, mb, _refresh_line(out)))
+        rows.append(("full refresh", s, mb, refresh_summary(out)))
     # The day's file goes to the same source (same case keys): a new file, loaded once.
     srcs["cases"]["path"] = str(work / "day" / "cases.csv")
     config.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -119,10 +71,10 @@ def main() -> None:
     rows.append(("one-day delta load", s, mb, f"{opened:,} new + {changed:,} changed rows: {summary}"))
     if args.refresh:
         s, mb, out = timed([*cli, "metrics", "refresh"])
-        rows.append(("refresh after the delta", s, mb, _refresh_line(out)))
+        rows.append(("refresh after the delta", s, mb, refresh_summary(out)))
         # The same figures recomputed from every case, for comparison.
         s, mb, out = timed([*cli, "metrics", "refresh", "--full"])
-        rows.append(("full refresh, same store", s, mb, _refresh_line(out)))
+        rows.append(("full refresh, same store", s, mb, refresh_summary(out)))
     print(f"\n{'step':<26} {'seconds':>8} {'peak MB':>8}  notes")
     for name, s, mb, note in rows:
         print(f"{name:<26} {s:>8.1f} {'' if mb is None else f'{mb:>8.0f}'}  {note}")
