@@ -17,6 +17,7 @@ from metrics.catalogue import CATALOGUE, MetricDefinition
 from metrics.cells import CELL_COLUMNS, finish
 from metrics.cells import dims_key as dims_key_of
 from metrics.config import Settings
+from metrics.store.bulk import insert_frame
 from metrics.store.models import Case, CaseChange, EtlRun, MetricCell, RefreshRun, WorkerLock
 
 Progress = Callable[[str], None]
@@ -123,7 +124,7 @@ def _full(
     data = load_case_data(settings, engine)
     say(f"computing {len(metrics)} indicators over {len(data.cases):,} cases")
     cells = compute_cells(data, metrics)
-    rows = to_rows(cells, data.as_of.to_pydatetime(), run_id)
+    rows = cell_frame(cells, data.as_of.to_pydatetime(), run_id)
     # Only a refresh of every indicator is a basis later refreshes can build on.
     first = data.cases["opened_at"].min() if len(data.cases) else None
     basis = incremental.basis_of(data.settings, data.populations, data.eligible, first) if all_metrics else None
@@ -171,12 +172,16 @@ def _incremental(
         else:
             cells = compute_cells(incremental.data_for(plan, cases, fam), members)
         computed[fam] = incremental.keep_touched(cells, plan.touched[fam])
-    rows = [r for cells in computed.values() for r in to_rows(cells, as_of, run_id)]
     zeros, gone = incremental.backlog_existence(engine, plan, computed["cohort"], computed["stock"])
-    rows += [_zero_row(z, as_of, run_id) for z in zeros]
+    frames = [cell_frame(cells, as_of, run_id) for cells in computed.values()]
+    if zeros:
+        frames.append(pd.DataFrame([_zero_row(z, as_of, run_id) for z in zeros], columns=ROW_COLUMNS))
+    # Written frame by frame: the zero rows' all-missing columns would give a concat's
+    # columns another dtype.
+    n_rows = sum(len(f) for f in frames)
     with engine.connect() as conn:
         cases = conn.execute(select(func.count()).select_from(Case).where(Case.opened_at <= as_of)).scalar() or 0
-    say(f"writing {len(rows):,} cells")
+    say(f"writing {n_rows:,} cells")
     with engine.begin() as conn:
         _claim(conn, runs)
         for m in metrics:
@@ -199,13 +204,13 @@ def _incremental(
                     MetricCell.dims_key == g["dims_key"],
                 )
             )
-        _insert(conn, rows)
+        _insert(conn, *frames)
         # Every kept figure is what a refresh at this as_of computes: stamp it so.
         current = or_(*((MetricCell.metric == m.id) & (MetricCell.definition_version == m.version) for m in metrics))
         conn.execute(update(MetricCell).where(current, MetricCell.as_of != as_of).values(as_of=as_of))
-        _finish(conn, run_id, plan.change_ids, as_of=plan.as_of, cases=cases, cells=len(rows), mode="incremental",
+        _finish(conn, run_id, plan.change_ids, as_of=plan.as_of, cases=cases, cells=n_rows, mode="incremental",
                 basis=plan.basis, periods=plan.periods())  # fmt: skip
-    return {"as_of": as_of, "cases": cases, "cells": len(rows), "mode": "incremental", "periods": plan.periods()}
+    return {"as_of": as_of, "cases": cases, "cells": n_rows, "mode": "incremental", "periods": plan.periods()}
 
 
 class RefreshConflict(Exception):
@@ -241,9 +246,9 @@ def _no_cases(plan: incremental.Plan, engine: Engine) -> pd.DataFrame:
     return incremental.read_cases_in(engine, plan.settings, plan.as_of, Case.case_key, [])
 
 
-def _insert(conn: Connection, rows: list[dict]) -> None:
-    for chunk in range(0, len(rows), 20_000):
-        conn.execute(insert(MetricCell), rows[chunk : chunk + 20_000])
+def _insert(conn: Connection, *frames: pd.DataFrame) -> None:
+    for rows in frames:
+        insert_frame(conn, MetricCell.__table__, rows)
 
 
 def _finish(conn: Connection, run_id: int, change_ids: list[int], as_of: pd.Timestamp, **values: object) -> None:
@@ -270,7 +275,8 @@ def _zero_row(z: dict, as_of: dt.datetime, run_id: int) -> dict:
     return row
 
 
-def to_rows(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> list[dict]:
+def cell_frame(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> pd.DataFrame:
+    """Computed cells as rows of the metric_cells table (ROW_COLUMNS)."""
     df = cells
     dims_key = [dims_key_of(d, str(v)) for d, v in zip(df["dim"], df["dim_value"], strict=True)]
     out = pd.DataFrame(
@@ -291,8 +297,13 @@ def to_rows(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> list[dict]:
     for col in ("value", "n", "numerator", "denominator", "ci_low", "ci_high"):
         out[col] = df[col].astype(float)
     out["n"] = out["n"].round()
-    # Column lists zipped into dicts: DataFrame.to_dict boxes every value one by one, which
-    # cost as much as the insert itself once combined slices doubled the cells.
+    return out.reset_index(drop=True)
+
+
+def to_rows(cells: pd.DataFrame, as_of: dt.datetime, run_id: int) -> list[dict]:
+    """`cell_frame` as dicts of plain values (None where missing), as the store reads back."""
+    out = cell_frame(cells, as_of, run_id)
+    # Column lists zipped into dicts: DataFrame.to_dict boxes every value one by one.
     columns = []
     for col in out.columns:
         values = out[col].tolist()
