@@ -176,9 +176,26 @@ def sum_cells(k: Keyed, mask: np.ndarray, **values: np.ndarray) -> pd.DataFrame:
     return k.frame(present, **cols)
 
 
-def km_cells(k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+def time_order(t: np.ndarray) -> np.ndarray:
+    """The cases in order of duration (stable), shared by every grain and slicing."""
+    return np.argsort(np.asarray(t, dtype=float), kind="stable")
+
+
+def selected_order(by_time: np.ndarray | None, sel: np.ndarray) -> np.ndarray | None:
+    """`by_time` of all cases restricted to those in `sel`, as positions among them."""
+    if by_time is None:
+        return None
+    chosen = by_time[sel[by_time]]
+    return (np.cumsum(sel) - 1)[chosen]
+
+
+def km_cells(
+    k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray, by_time: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Kaplan-Meier medians and 90th percentiles per cell; `by_time` (time_order(t)) saves
+    sorting the durations again for each grain and slicing."""
     sel = mask & (k.key >= 0)
-    r = grouped_km(k.key[sel], t[sel], event[sel])
+    r = grouped_km(k.key[sel], t[sel], event[sel], by_time=selected_order(by_time, sel))
     return k.frame(
         r.groups,
         rows=r.n,
@@ -193,14 +210,21 @@ def km_cells(k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray) -> pd
 
 
 def km_curve_cells(
-    k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray, at: tuple[int, ...], dim: str
+    k: Keyed,
+    mask: np.ndarray,
+    t: np.ndarray,
+    event: np.ndarray,
+    at: tuple[int, ...],
+    dim: str,
+    by_time: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The Kaplan-Meier curve S(a) of every cell at each time a of `at`, one row per cell and
     time: the time is one more dimension `dim` of the cell (the day 7 point of the North's
     curve is dims {region: North, dim: 7}), so the points are stored, suppressed, exported and
     refreshed like any other cell. `rows` is the cell's cases, on which every point rests."""
     sel = mask & (k.key >= 0)
-    r = grouped_km(k.key[sel], t[sel], event[sel], at=np.asarray(at, dtype=float))
+    times = np.asarray(at, dtype=float)
+    r = grouped_km(k.key[sel], t[sel], event[sel], at=times, by_time=selected_order(by_time, sel))
     assert r.curve is not None and r.curve_low is not None and r.curve_high is not None
     base = k.frame(r.groups, rows=r.n)
     name = ",".join(sorted([*filter(None, k.slicing.dim.split(",")), dim]))

@@ -62,7 +62,9 @@ class KMResult:
     curve_high: np.ndarray | None = None
 
 
-def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray, at: np.ndarray | None = None) -> KMResult:
+def grouped_km(
+    group: np.ndarray, t: np.ndarray, event: np.ndarray, at: np.ndarray | None = None, by_time: np.ndarray | None = None
+) -> KMResult:
     """Kaplan-Meier estimates for many groups at once.
 
     group: integer code per observation; t: duration; event: True if the event (closure)
@@ -76,6 +78,10 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray, at: np.ndarr
     interval has no width, as scipy's), and unknown (NaN) after the group's last observed
     time unless S has fallen to 0 by then, since no case of the group was followed that
     long and carrying the last value forward would claim what was never observed.
+
+    `by_time`, if given, is `np.argsort(t, kind="stable")`: a caller estimating many
+    groupings of the same durations sorts them once (metrics.cells.km_cells), and each call
+    then only orders by group, a radix sort where the codes are small.
     """
     group = np.asarray(group, dtype=np.int64)
     t = np.asarray(t, dtype=float)
@@ -85,7 +91,7 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray, at: np.ndarr
         empty = np.array([], dtype=float)
         curve = None if at is None else np.empty((0, at.size))
         return KMResult(np.array([], dtype=np.int64), *([empty] * 8), curve, curve, curve)
-    order = np.lexsort((t, group))
+    order = stable_group_order(group, np.argsort(t, kind="stable") if by_time is None else by_time)
     g, tt, ee = group[order], t[order], event[order]
 
     groups, start, sizes = np.unique(g, return_index=True, return_counts=True)
@@ -145,6 +151,16 @@ def grouped_km(group: np.ndarray, t: np.ndarray, event: np.ndarray, at: np.ndarr
         curve_low=curve_low,
         curve_high=curve_high,
     )
+
+
+def stable_group_order(group: np.ndarray, by_time: np.ndarray) -> np.ndarray:
+    """The permutation sorting by group, then time, then position: `np.lexsort((t, group))`,
+    from the time order. A stable sort by group keeps each group's times in order; numpy
+    sorts integers of 16 bits or fewer stably by radix, in linear time."""
+    keys = group[by_time]
+    if keys.size and keys.min() >= 0 and keys.max() < 2**16:
+        keys = keys.astype(np.uint16)
+    return by_time[np.argsort(keys, kind="stable")]
 
 
 def _curve_at(

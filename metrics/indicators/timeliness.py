@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.cells import concat, keyed, km_cells, km_curve_cells, median_cells, opened_period, sum_cells
+from metrics.cells import (
+    concat,
+    keyed,
+    km_cells,
+    km_curve_cells,
+    median_cells,
+    opened_period,
+    sum_cells,
+    time_order,
+)
 from metrics.periods import period_last_day
 from metrics.stats import wilson
 
@@ -22,7 +31,8 @@ def km_indicator(
     """A Kaplan-Meier quantile of time to `event` per cell, cases in `mask`, censored at as_of
     (or at their closing when they closed without the event)."""
     t = data.cases["duration_days"].to_numpy() if t is None else t
-    df = concat([km_cells(k, mask, t, event) for k in keyed(data, opened_period(data))])
+    by_time = time_order(t)
+    df = concat([km_cells(k, mask, t, event, by_time) for k in keyed(data, opened_period(data))])
     df["value"] = df[quantile]
     df["n"] = df["rows"]
     df["ci_low"] = df[f"{quantile}_low"]
@@ -57,8 +67,12 @@ def still_open_share(data: CaseData) -> pd.DataFrame:
     resolution_days_median (whose median is where this curve falls to 0.5)."""
     everyone = np.ones(len(data.cases), dtype=bool)
     t, closed = data.cases["duration_days"].to_numpy(), data.cases["closed"].to_numpy()
+    by_time = time_order(t)
     df = concat(
-        [km_curve_cells(k, everyone, t, closed, SURVIVAL_DAYS, SURVIVAL_DIM) for k in keyed(data, opened_period(data))]
+        [
+            km_curve_cells(k, everyone, t, closed, SURVIVAL_DAYS, SURVIVAL_DIM, by_time)
+            for k in keyed(data, opened_period(data))
+        ]
     )
     df["n"] = df["rows"]
     df.loc[df["value"].isna(), "note"] = NOT_OBSERVED

@@ -70,7 +70,8 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
     granted = granted.assign(
         person=granted["citizen_key"].fillna("case:" + granted["case_key"]),
         decided=granted["closed_date"].to_numpy().astype("datetime64[D]"),
-    )
+    ).sort_values("decided", kind="stable")
+    people = Grants(granted, _slices(data))
     first_day = data.first_date
     frames = []
     for grain in (g for g in UPTAKE_GRAINS if g in s.metrics.grains):
@@ -84,7 +85,7 @@ def _uptake_cells(data: CaseData) -> pd.DataFrame:
                 (pd.Timestamp(end) + pd.Timedelta(days=1) - pd.DateOffset(months=12)).date(), "D"
             )
             year = int(str(end)[:4])
-            win = granted[(granted["decided"] >= window_start) & (granted["decided"] <= end)]
+            win = (people, people.window(window_start, end))
             for dim in _slices(data):
                 frames.append(_cells(data, grain, start, year, dim, win, programmes, window_start < first_day))
         if grain == "year":
@@ -130,7 +131,7 @@ def _published_years_before_cases(data: CaseData, periods: np.ndarray) -> list[p
     for year in years:
         start = np.datetime64(f"{year:04d}-01-01", "D")
         for dim in _slices(data):
-            frames.append(_cells(data, "year", start, year, dim, data.cases.iloc[:0], sorted(published), False))
+            frames.append(_cells(data, "year", start, year, dim, None, sorted(published), False))
     return frames
 
 
@@ -192,6 +193,16 @@ def _table_sums(e: pd.DataFrame, dim: str) -> pd.DataFrame:
     return sums
 
 
+def _year_sums(data: CaseData, year: int, programmes: list[str], dim: str) -> pd.DataFrame:
+    """`_table_sums` of one year's rows of some programmes: the same for every period ending
+    in that year (twelve months, 52 weeks), so worked out once per refresh."""
+    key = ("uptake_year_sums", year, tuple(programmes), dim)
+    if key not in data.memo:
+        e = data.eligible
+        data.memo[key] = _table_sums(e[(e["year"] == year) & e["programme"].isin(programmes)], dim)
+    return data.memo[key]  # type: ignore[return-value]
+
+
 def _slices(data: CaseData) -> tuple[str, ...]:
     """The whole population, each dimension of take-up, and the configured combinations of
     them (other dimensions, such as channel, say nothing about who is eligible)."""
@@ -200,16 +211,58 @@ def _slices(data: CaseData) -> tuple[str, ...]:
     return ("", *own, *combos)
 
 
-def _counted(win: pd.DataFrame, dim: str) -> pd.Series:
-    """Distinct people granted, per slice key."""
+class Grants:
+    """The grants of a refresh sorted by decision day, each slicing's code per grant and
+    a code per person, so that a 12-month window is a range of rows and its distinct people
+    per slice one np.unique of (slice, person) codes: a pandas group-by with nunique per
+    window and slicing cost more than the rest of the refresh on a million cases."""
+
+    def __init__(self, granted: pd.DataFrame, dims: tuple[str, ...]) -> None:
+        self.decided = granted["decided"].to_numpy().astype("datetime64[D]")
+        self.person = pd.factorize(granted["person"])[0].astype(np.int64)
+        self.people = int(self.person.max()) + 1 if self.person.size else 1
+        self.service_codes, self.services = pd.factorize(granted["service"])
+        self.codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for dim in dims:
+            self.codes[dim] = _slice_codes(granted, dim)
+
+    def window(self, first: np.datetime64, last: np.datetime64) -> tuple[int, int]:
+        """The rows decided from `first` to `last`, both included."""
+        lo = int(np.searchsorted(self.decided, first, side="left"))
+        hi = int(np.searchsorted(self.decided, last, side="right"))
+        return lo, hi
+
+    def counted(self, rows: tuple[int, int], services: list[str], dim: str) -> pd.Series:
+        """Distinct people granted one of `services` in `rows`, per slice key (every slice
+        with a grant; the whole population's key '' even with none)."""
+        lo, hi = rows
+        wanted = np.isin(self.service_codes[lo:hi], np.flatnonzero(self.services.isin(services)))
+        codes, labels = self.codes[dim]
+        pairs = np.unique(codes[lo:hi][wanted] * self.people + self.person[lo:hi][wanted])
+        per_slice = np.bincount(pairs // self.people, minlength=len(labels))
+        if dim == "":
+            return pd.Series({"": int(per_slice[0])})
+        present = np.flatnonzero(per_slice)
+        return pd.Series(per_slice[present], index=labels[present])
+
+
+def _nobody(dim: str) -> pd.Series:
+    """No one granted: the whole population's count is 0, and no slice has one."""
+    return pd.Series({"": 0}) if dim == "" else pd.Series(dtype=np.int64)
+
+
+def _slice_codes(granted: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per grant, the code of its slice under `dim` (one dimension, a combination "a,b" or
+    '' for everyone), and the slice key of each code (a combination's stored key)."""
     if dim == "":
-        return pd.Series({"": win["person"].nunique()})
+        return np.zeros(len(granted), dtype=np.int64), np.array([""], dtype=object)
     names = dim.split(",")
     if len(names) == 1:
-        return win.groupby(dim)["person"].nunique()
-    counts = win.groupby(names)["person"].nunique()
-    keys = [cell_slice(dict(zip(names, ix, strict=True)))[1] for ix in counts.index]
-    return pd.Series(counts.to_numpy(), index=keys)
+        codes, labels = pd.factorize(granted[dim])
+        return codes.astype(np.int64), np.asarray(labels, dtype=object)
+    codes, combos = pd.MultiIndex.from_frame(granted[names]).factorize()
+    keys = [cell_slice(dict(zip(names, combo, strict=True)))[1] for combo in combos]
+    return codes.astype(np.int64), np.array(keys, dtype=object)
 
 
 def _cells(
@@ -218,7 +271,7 @@ def _cells(
     start: np.datetime64,
     year: int,
     dim: str,
-    win: pd.DataFrame,
+    win: tuple[Grants, tuple[int, int]] | None,
     programmes: list[str],
     incomplete: bool,
 ) -> pd.DataFrame:
@@ -228,9 +281,9 @@ def _cells(
     counted = [p for p in programmes if p not in published]
     used = programmes if grain == "year" else counted
     e = data.eligible
-    table = _table_sums(e[(e["year"] == year) & e["programme"].isin(used)], dim)
+    table = _year_sums(data, year, used, dim)
     table_recipients = (
-        _table_sums(e[(e["year"] == year) & e["programme"].isin(published)], dim)["recipients"]
+        _year_sums(data, year, sorted(published), dim)["recipients"]
         if grain == "year" and published
         else pd.Series(dtype=float)
     )
@@ -241,8 +294,7 @@ def _cells(
         known = set(e.loc[(e["year"] == year) & e["eligible"].notna(), "programme"])
         counted = [p for p in counted if p in known]
     if counted:
-        win = win[win["service"].isin(counted)]
-        recip = _counted(win, dim)
+        recip = win[0].counted(win[1], counted, dim) if win is not None else _nobody(dim)
     idx = table.index.union(recip.index).union(table_recipients.index)
     if dim == "service":
         idx = idx.intersection(pd.Index(used))

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from metrics.cells import selected_order, time_order
 from metrics.config import CalendarSettings
-from metrics.stats import grouped_km, poisson_interval, wilson
+from metrics.stats import grouped_km, poisson_interval, stable_group_order, wilson
 from metrics.workdays import WorkingCalendar
 
 durations = st.lists(st.tuples(st.integers(0, 40).map(lambda x: x / 4), st.booleans()), min_size=1, max_size=60)
@@ -114,6 +115,37 @@ def test_grouped_km_curve_is_the_product_limit_estimate_and_scipys(groups: list[
         if not np.isnan(r.median[i]):
             from_median = AT >= r.median[i]  # noqa: SIM300 (the days read against the median)
             assert np.all(got[known & from_median] <= 0.5 + 1e-9) and np.all(got[known & ~from_median] > 0.5 + 1e-9)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 70_000), st.sampled_from([0.0, 0.5, 1.0, 2.25, np.nan])), max_size=80),
+    st.lists(st.booleans(), min_size=80, max_size=80),
+)
+def test_the_shared_time_order_sorts_as_lexsort(rows: list[tuple[int, float]], chosen: list[bool]) -> None:
+    """Sorting the durations once for every grain and slicing (metrics.cells.km_cells) gives
+    the very permutation of `np.lexsort((t, group))`: ties, missing times, codes past 16 bits
+    (no radix sort) and a selection of the cases included."""
+    group = np.array([g for g, _ in rows], dtype=np.int64)
+    t = np.array([x for _, x in rows], dtype=float)
+    assert np.array_equal(stable_group_order(group, time_order(t)), np.lexsort((t, group)))
+    small = group % 7
+    assert np.array_equal(stable_group_order(small, time_order(t)), np.lexsort((t, small)))
+    sel = np.array(chosen[: len(rows)], dtype=bool)
+    order = selected_order(time_order(t), sel)
+    assert order is not None
+    assert np.array_equal(stable_group_order(small[sel], order), np.lexsort((t[sel], small[sel])))
+
+
+def test_grouped_km_with_a_shared_time_order_is_the_same_estimate() -> None:
+    rng = np.random.default_rng(8)
+    group = rng.integers(0, 30, 5_000)
+    t = rng.exponential(9, 5_000).round(1)
+    event = rng.random(5_000) < 0.8
+    at = np.array([1.0, 7.0, 30.0])
+    alone = grouped_km(group, t, event, at=at)
+    shared = grouped_km(group, t, event, at=at, by_time=time_order(t))
+    for field in ("groups", "n", "events", "median", "median_low", "median_high", "p90", "p90_low", "curve"):
+        assert np.array_equal(getattr(alone, field), getattr(shared, field), equal_nan=True), field
 
 
 def test_grouped_km_curve_golden() -> None:
