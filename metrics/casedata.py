@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, String, func, select, type_coerce
 
 from metrics.config import Settings
 from metrics.periods import period_index, period_starts
@@ -150,16 +150,18 @@ def read_cases(engine: Engine, settings: Settings, as_of: pd.Timestamp, where: A
     """Cases opened by as_of (and matching `where`, a condition on the cases table), as
     they were known at as_of."""
     t = Case.__table__
+    stamps = [t.c.opened_at, t.c.first_response_at, t.c.closed_at, t.c.due_at]
+    if engine.dialect.name == "sqlite":
+        # SQLite keeps date-times as ISO text, which SQLAlchemy parses one value at a time;
+        # pandas parses the whole column at once (a third of the read on a million cases).
+        stamps = [type_coerce(c, String).label(c.name) for c in stamps]
     cols = [
         t.c.case_key,
         t.c.service,
         t.c.department,
         t.c.channel,
         t.c.region,
-        t.c.opened_at,
-        t.c.first_response_at,
-        t.c.closed_at,
-        t.c.due_at,
+        *stamps,
         t.c.outcome,
         t.c.citizen_key,
         t.c.handoffs,
@@ -179,7 +181,7 @@ def read_cases(engine: Engine, settings: Settings, as_of: pd.Timestamp, where: A
     with engine.connect() as conn:
         df = pd.read_sql(query, conn)
     for col in ("opened_at", "first_response_at", "closed_at", "due_at"):
-        df[col] = pd.to_datetime(df[col])
+        df[col] = pd.to_datetime(df[col], format="ISO8601")
     for attr in settings.groups:
         df[attr] = df[attr].fillna(settings.groups[attr].not_stated)
     for dim in ("service", "department", "channel", "region"):

@@ -23,13 +23,21 @@ def share(data: CaseData, mask: np.ndarray, hit: np.ndarray) -> pd.DataFrame:
 def repeat_flags(cases: pd.DataFrame) -> np.ndarray:
     """True where the same citizen opened a case of the same service in the 30 days before
     (`[t - 30d, t)`; exact ties ordered by case_key)."""
-    c = cases[cases["citizen_key"].notna()]
-    order = c.sort_values(["citizen_key", "service", "opened_at", "case_key"])
-    same = (order["citizen_key"] == order["citizen_key"].shift()) & (order["service"] == order["service"].shift())
-    gap = order["opened_at"] - order["opened_at"].shift()
-    flag = pd.Series(False, index=cases.index)
-    flag[order.index] = (same & (gap <= REPEAT_WINDOW)).to_numpy()
-    return flag.to_numpy()
+    known = cases["citizen_key"].notna().to_numpy()
+    c = cases[known]
+    # Sorted codes order as the text they stand for: sorting integers is several times
+    # faster than sorting the 64-character pseudonyms themselves.
+    person = pd.factorize(c["citizen_key"], sort=True)[0]
+    service = pd.factorize(c["service"], sort=True)[0]
+    key = pd.factorize(c["case_key"], sort=True)[0]
+    opened = c["opened_at"].to_numpy().astype("datetime64[ns]")
+    order = np.lexsort((key, opened, service, person))
+    p, sv, t = person[order], service[order], opened[order]
+    hit = np.zeros(len(c), dtype=bool)
+    hit[1:] = (p[1:] == p[:-1]) & (sv[1:] == sv[:-1]) & (t[1:] - t[:-1] <= REPEAT_WINDOW.to_timedelta64())
+    flags = np.zeros(len(cases), dtype=bool)
+    flags[np.flatnonzero(known)[order]] = hit
+    return flags
 
 
 def repeat_contact_rate(data: CaseData) -> pd.DataFrame:
@@ -41,7 +49,9 @@ def came_back_within(cases: pd.DataFrame, window: pd.Timedelta) -> np.ndarray:
     """True where, after a case closed, the same citizen opened a new case of the same
     service within `window` (the classic sign that the first answer did not settle it).
     "After" is strictly after, so a case closed the instant it opened is not its own return."""
-    c = cases.assign(_group=cases["citizen_key"].astype(str) + "\x1f" + cases["service"].astype(str))
+    # One integer per (citizen, service): merge_asof matches integer keys far faster than text.
+    pair = pd.MultiIndex.from_arrays([cases["citizen_key"].fillna(""), cases["service"]]).factorize()[0]
+    c = cases.assign(_group=pair)
     closed = c[c["closed"] & c["citizen_key"].notna()][["_group", "closed_at"]].sort_values("closed_at")
     later = c[c["citizen_key"].notna()][["_group", "opened_at"]].sort_values("opened_at")
     found = pd.merge_asof(
