@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etl.errors import ColumnsMissing, SourceMissing, TerminalError
@@ -40,6 +41,70 @@ def first_bad_byte(path: Path, encoding: str) -> int:
 def line_of(path: Path, offset: int) -> int:
     with path.open("rb") as fh:
         return fh.read(offset).count(b"\n") + 1
+
+
+def read_csv_parts(
+    path: Path, encoding: str, delimiter: str, needed: dict[str, str], rows: int, usecols: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """`read_csv` a part of `rows` rows at a time, each with its `_row` numbered through the
+    whole file: a file of ten million cases need not be held in memory at once."""
+    if not path.exists():
+        raise SourceMissing(f"{path}: file not found")
+    options = {"dtype": str, "keep_default_na": False, "na_values": [], "encoding": encoding, "sep": delimiter}
+    first = 1
+    try:
+        with pd.read_csv(path, engine="c", chunksize=rows, usecols=usecols, **options) as reader:  # type: ignore[call-overload]
+            for df in reader:
+                df.columns = [c.lstrip("\ufeff") for c in df.columns]
+                if first == 1:
+                    require_columns(df.columns, needed, f"{path}", "the file has")
+                df.insert(0, "_row", range(first, first + len(df)))
+                first += len(df)
+                yield df.reset_index(drop=True)
+    except UnicodeDecodeError as exc:
+        where = first_bad_byte(path, encoding)
+        raise TerminalError(
+            f"{path}: not valid {encoding} at byte {where} (line {line_of(path, where)}); check the source's `encoding`"
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
+    except ValueError as exc:  # usecols naming a column the file lacks
+        if usecols is None:
+            raise
+        header = pd.read_csv(path, nrows=0, **options).columns
+        require_columns([c.lstrip("\ufeff") for c in header], needed, f"{path}", "the file has")
+        raise TerminalError(f"{path}: {exc}") from exc
+    if first == 1:  # a file with a header and no rows
+        df = read_csv(path, encoding, delimiter, needed)
+        yield df if usecols is None else df[["_row", *usecols]]
+
+
+def repeated_ids(path: Path, encoding: str, delimiter: str, column: str, rows: int) -> np.ndarray:
+    """Per row of the file, whether its (stripped, non-empty) id appeared on an earlier row.
+
+    Read one part at a time, the ids are kept only as 64-bit hashes; the rare rows whose
+    hash is shared are read again and compared as text, so the answer is exact."""
+    hashes, empty = [], []
+    for part in read_csv_parts(path, encoding, delimiter, {"source_id": column}, rows, usecols=[column]):
+        ids = part[column].str.strip()
+        hashes.append(pd.util.hash_array(ids.to_numpy(dtype=object)))
+        empty.append(ids.to_numpy() == "")
+    every = np.concatenate(hashes) if hashes else np.array([], dtype=np.uint64)
+    blank = np.concatenate(empty) if empty else np.array([], dtype=bool)
+    # An empty id is reported as empty, not as a repeat of other empty ones.
+    seen, counts = np.unique(every[~blank], return_counts=True)
+    shared = seen[counts > 1]
+    repeated = np.zeros(every.size, dtype=bool)
+    if shared.size == 0:
+        return repeated
+    suspects = np.flatnonzero(np.isin(every, shared) & ~blank)
+    text: list[str] = []
+    for part in read_csv_parts(path, encoding, delimiter, {"source_id": column}, rows, usecols=[column]):
+        at = part["_row"].to_numpy() - 1
+        keep = np.isin(at, suspects)
+        text += part.loc[keep, column].str.strip().tolist()
+    repeated[suspects] = pd.Series(text, dtype=object).duplicated(keep="first").to_numpy()
+    return repeated
 
 
 def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from etl.privacy import NOT_STORED, QUARANTINE_PREFIX, dropped_columns, pseudonym_key, pseudonymise
-from etl.schema import COUNT_FIELDS, RATING, WHOLE_NUMBER, case_schema, failures
+from etl.schema import COUNT_FIELDS, RATING, REPEATED, WHOLE_NUMBER, case_schema, failures
 from metrics.config import CASE_FIELDS, CaseMapping, Settings
 
 NOT_STATED = "Not stated"
@@ -63,13 +63,24 @@ class FieldReasons:
             self.parts.append(pd.DataFrame({"row": rows, "field": field, "reason": text}))
 
 
-def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings, key: bytes | None = None) -> Mapped:
+def map_cases(
+    raw: pd.DataFrame,
+    job: str,
+    src: CaseMapping,
+    settings: Settings,
+    key: bytes | None = None,
+    repeated: np.ndarray | None = None,
+) -> Mapped:
     """Canonical cases of the rows that keep every rule, and the others quarantined with all
     their reasons. Text that cannot be read is reported here, as it is parsed; the rules on
     the values read are the pandera schema of `etl.schema`, checked lazily on the whole batch.
 
     Citizen ids become pseudonyms under `key` (by default the environment's, etl.privacy);
-    personal columns still in `raw` are left out of everything, the quarantine included."""
+    personal columns still in `raw` are left out of everything, the quarantine included.
+
+    `repeated` marks rows whose id appeared earlier in the file, in an earlier part of it
+    (etl.files.CaseFileParts): quarantined as the schema's own rule says of repeats within
+    `raw`."""
     if key is None:
         key = pseudonym_key(job, src)
     raw = raw.drop(columns=[c for c in dropped_columns(src) if c in raw.columns])
@@ -84,6 +95,8 @@ def map_cases(raw: pd.DataFrame, job: str, src: CaseMapping, settings: Settings,
         return pd.Series("", index=raw.index, dtype=object)
 
     source_id = column("source_id")
+    if repeated is not None:
+        parsed.add(pd.Series(repeated, index=raw.index), "source_id: " + _quoting(REPEATED, source_id), "source_id")
     out["source"] = job
     out["source_id"] = source_id
     out["case_key"] = job + ":" + source_id

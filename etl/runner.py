@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from etl.batches import Batch
 from etl.errors import TerminalError, UnknownJob
-from etl.files import file_batches
+from etl.files import CaseFileParts, file_batches
 from etl.mapping import map_cases
 from etl.privacy import key_fingerprint, pseudonym_key
 from etl.reference import map_reference
@@ -121,7 +122,8 @@ def run_job(
             say(f"{job}: the pseudonym key changed since its files were loaded; reading every file again")
             _forget_files(engine, job, pseudonyms, run_id)
         for batch in batches(settings, engine, job, src, say, reload, summary, pseudonyms):
-            say(f"{job}: {batch.label}: mapping and validating {len(batch.rows):,} rows")
+            size = "in parts" if isinstance(batch.rows, CaseFileParts) else f"{len(batch.rows):,} rows"
+            say(f"{job}: {batch.label}: mapping and validating {size}")
             if isinstance(src, CaseMapping):
                 counts = _load_cases(settings, engine, job, src, batch, run_id, say, key)
             elif isinstance(src, LookupCsvSource):
@@ -259,30 +261,53 @@ def _load_cases(
     say: Progress,
     key: bytes | None = None,
 ) -> tuple[int, int, int, int, int]:
-    raw = batch.rows
-    mapped = map_cases(raw, job, src, settings, key)
-    cases = mapped.cases
+    """A batch of cases in one transaction: a data frame, or a large file's parts
+    (etl.files.CaseFileParts) mapped and written one after the other."""
+    parts = batch.rows if isinstance(batch.rows, CaseFileParts) else [(batch.rows, None)]
+    totals = [0, 0, 0, 0, 0]
     with engine.begin() as conn:
-        old_hash = cases["case_key"].map(_stored_hashes(conn, job, cases["case_key"]))
-        is_new = old_hash.isna()
-        changed = ~is_new & (old_hash != cases["row_hash"])
-        write = cases[is_new | changed]
-        changed_keys = cases.loc[changed, "case_key"].tolist()
-        _list_changes(conn, run_id, write["case_key"].tolist(), changed_keys)
-        for i in range(0, len(changed_keys), IN_CHUNK):
-            part = changed_keys[i : i + IN_CHUNK]
-            conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(part)))
-            conn.execute(delete(Case).where(Case.case_key.in_(part)))
-        rows = write.assign(etl_run_id=run_id)
-        groups = mapped.groups[mapped.groups["case_key"].isin(set(write["case_key"]))]
-        total = len(rows) + len(groups)
-        done = 0
-        for table, frame in ((Case, rows), (CaseGroup, groups)):
-            for i in range(0, len(frame), CHUNK):
-                done += insert_frame(conn, table.__table__, frame.iloc[i : i + CHUNK])
-                say(f"{job}: writing {done:,}/{total:,} rows ({done * 100 // max(total, 1)}%)")
-        _quarantine(conn, mapped.quarantined, job, run_id, batch.label)
-        _commit_position(conn, job, batch, run_id, len(raw))
+        for raw, repeated in parts:
+            counts = _load_part(settings, conn, job, src, batch.label, raw, repeated, run_id, say, key)
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+            if isinstance(batch.rows, CaseFileParts):
+                say(f"{job}: {batch.label}: {totals[0]:,} rows read, {totals[1]:,} loaded")
+        _commit_position(conn, job, batch, run_id, totals[0])
+    return totals[0], totals[1], totals[2], totals[3], totals[4]
+
+
+def _load_part(
+    settings: Settings,
+    conn: Connection,
+    job: str,
+    src: CaseMapping,
+    label: str,
+    raw: pd.DataFrame,
+    repeated: np.ndarray | None,
+    run_id: int,
+    say: Progress,
+    key: bytes | None,
+) -> tuple[int, int, int, int, int]:
+    mapped = map_cases(raw, job, src, settings, key, repeated)
+    cases = mapped.cases
+    old_hash = cases["case_key"].map(_stored_hashes(conn, job, cases["case_key"]))
+    is_new = old_hash.isna()
+    changed = ~is_new & (old_hash != cases["row_hash"])
+    write = cases[is_new | changed]
+    changed_keys = cases.loc[changed, "case_key"].tolist()
+    _list_changes(conn, run_id, write["case_key"].tolist(), changed_keys)
+    for i in range(0, len(changed_keys), IN_CHUNK):
+        part = changed_keys[i : i + IN_CHUNK]
+        conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(part)))
+        conn.execute(delete(Case).where(Case.case_key.in_(part)))
+    rows = write.assign(etl_run_id=run_id)
+    groups = mapped.groups[mapped.groups["case_key"].isin(set(write["case_key"]))]
+    total = len(rows) + len(groups)
+    done = 0
+    for table, frame in ((Case, rows), (CaseGroup, groups)):
+        for i in range(0, len(frame), CHUNK):
+            done += insert_frame(conn, table.__table__, frame.iloc[i : i + CHUNK])
+            say(f"{job}: writing {done:,}/{total:,} rows ({done * 100 // max(total, 1)}%)")
+    _quarantine(conn, mapped.quarantined, job, run_id, label)
     return len(raw), len(cases), int(is_new.sum()), int(changed.sum()), len(mapped.quarantined)
 
 

@@ -38,6 +38,10 @@ RATING = "expected 1 to 5 or empty, got '{value}'"
 RATINGS = (1, 2, 3, 4, 5)
 COUNT_FIELDS = ("handoffs", "reopened")
 
+# A case id seen on an earlier row of the same file (within a part, by the schema; across
+# the parts of a large file, by etl.files).
+REPEATED = "appears earlier in the same file ({value})"
+
 # Failures pandera finds itself rather than through a Check, and how they read.
 BUILTIN_REASONS = {"not_nullable": "empty"}
 
@@ -61,7 +65,7 @@ def case_schema(settings: Settings, src: CaseMapping) -> pa.DataFrameSchema:
                 pa.Check(
                     lambda s: ~s.duplicated(keep="first") | (s == ""),
                     name="unique",
-                    error="appears earlier in the same file ({value})",
+                    error=REPEATED,
                     ignore_na=False,
                 ),
             ]
