@@ -266,8 +266,11 @@ def _load_cases(
     parts = batch.rows if isinstance(batch.rows, CaseFileParts) else [(batch.rows, None)]
     totals = [0, 0, 0, 0, 0]
     with engine.begin() as conn:
+        # What the source had before this batch: a later part's cases are never among what
+        # the earlier parts wrote (a repeated id is quarantined), so a first load looks up nothing.
+        stored = conn.execute(select(func.count()).select_from(Case).where(Case.source == job)).scalar() or 0
         for raw, repeated in parts:
-            counts = _load_part(settings, conn, job, src, batch.label, raw, repeated, run_id, say, key)
+            counts = _load_part(settings, conn, job, src, batch.label, raw, repeated, run_id, say, key, stored)
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
             if isinstance(batch.rows, CaseFileParts):
                 say(f"{job}: {batch.label}: {totals[0]:,} rows read, {totals[1]:,} loaded")
@@ -286,10 +289,11 @@ def _load_part(
     run_id: int,
     say: Progress,
     key: bytes | None,
+    stored: int,
 ) -> tuple[int, int, int, int, int]:
     mapped = map_cases(raw, job, src, settings, key, repeated)
     cases = mapped.cases
-    old_hash = cases["case_key"].map(_stored_hashes(conn, job, cases["case_key"]))
+    old_hash = cases["case_key"].map(_stored_hashes(conn, job, cases["case_key"], stored))
     is_new = old_hash.isna()
     changed = ~is_new & (old_hash != cases["row_hash"])
     write = cases[is_new | changed]
@@ -311,12 +315,11 @@ def _load_part(
     return len(raw), len(cases), int(is_new.sum()), int(changed.sum()), len(mapped.quarantined)
 
 
-def _stored_hashes(conn: Connection, job: str, keys: pd.Series) -> pd.Series:
-    """The stored digest of each of `keys` the store has (indexed by case key). A day's
-    delta looks its keys up by primary key, so its cost follows the delta, not the history;
-    a batch about as large as what the source already has reads the source's digests whole,
-    one scan instead of many lookups."""
-    stored = conn.execute(select(func.count()).select_from(Case).where(Case.source == job)).scalar() or 0
+def _stored_hashes(conn: Connection, job: str, keys: pd.Series, stored: int) -> pd.Series:
+    """The stored digest of each of `keys` the store has (indexed by case key), `stored`
+    being how many cases the source had. A day's delta looks its keys up by primary key, so
+    its cost follows the delta, not the history; a batch about as large as what the source
+    already has reads the source's digests whole, one scan instead of many lookups."""
     if stored == 0:
         return pd.Series([], dtype=object)
     if stored <= 20 * len(keys):
