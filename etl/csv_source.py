@@ -43,6 +43,16 @@ def line_of(path: Path, offset: int) -> int:
         return fh.read(offset).count(b"\n") + 1
 
 
+def unreadable(path: Path, encoding: str, exc: Exception) -> TerminalError:
+    """The terminal error for a file that does not decode or parse, saying where."""
+    if isinstance(exc, UnicodeDecodeError):
+        where = first_bad_byte(path, encoding)
+        return TerminalError(
+            f"{path}: not valid {encoding} at byte {where} (line {line_of(path, where)}); check the source's `encoding`"
+        )
+    return TerminalError(f"{path}: cannot be read as delimited text: {exc}")
+
+
 def read_csv_parts(
     path: Path, encoding: str, delimiter: str, needed: dict[str, str], rows: int, usecols: list[str] | None = None
 ) -> Iterator[pd.DataFrame]:
@@ -61,13 +71,8 @@ def read_csv_parts(
                 df.insert(0, "_row", range(first, first + len(df)))
                 first += len(df)
                 yield df.reset_index(drop=True)
-    except UnicodeDecodeError as exc:
-        where = first_bad_byte(path, encoding)
-        raise TerminalError(
-            f"{path}: not valid {encoding} at byte {where} (line {line_of(path, where)}); check the source's `encoding`"
-        ) from exc
-    except pd.errors.ParserError as exc:
-        raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise unreadable(path, encoding, exc) from exc
     except ValueError as exc:  # usecols naming a column the file lacks
         if usecols is None:
             raise
@@ -125,13 +130,8 @@ def read_csv(path: Path, encoding: str, delimiter: str, needed: dict[str, str]) 
             sep=delimiter,
             engine="c",
         )
-    except UnicodeDecodeError as exc:
-        where = first_bad_byte(path, encoding)
-        raise TerminalError(
-            f"{path}: not valid {encoding} at byte {where} (line {line_of(path, where)}); check the source's `encoding`"
-        ) from exc
-    except pd.errors.ParserError as exc:
-        raise TerminalError(f"{path}: cannot be read as delimited text: {exc}") from exc
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise unreadable(path, encoding, exc) from exc
     df.columns = [c.lstrip("\ufeff") for c in df.columns]
     require_columns(df.columns, needed, f"{path}", "the file has")
     df.insert(0, "_row", range(1, len(df) + 1))

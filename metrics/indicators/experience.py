@@ -50,7 +50,9 @@ def came_back_within(cases: pd.DataFrame, window: pd.Timedelta) -> np.ndarray:
     service within `window` (the classic sign that the first answer did not settle it).
     "After" is strictly after, so a case closed the instant it opened is not its own return."""
     # One integer per (citizen, service): merge_asof matches integer keys far faster than text.
-    pair = pd.MultiIndex.from_arrays([cases["citizen_key"].fillna(""), cases["service"]]).factorize()[0]
+    person = pd.factorize(cases["citizen_key"].fillna(""))[0].astype(np.int64)
+    service, services = pd.factorize(cases["service"])
+    pair = person * max(len(services), 1) + service
     c = cases.assign(_group=pair)
     closed = c[c["closed"] & c["citizen_key"].notna()][["_group", "closed_at"]].sort_values("closed_at")
     later = c[c["citizen_key"].notna()][["_group", "opened_at"]].sort_values("opened_at")

@@ -260,8 +260,15 @@ def _slice_codes(granted: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarra
     if len(names) == 1:
         codes, labels = pd.factorize(granted[dim])
         return codes.astype(np.int64), np.asarray(labels, dtype=object)
-    codes, combos = pd.MultiIndex.from_frame(granted[names]).factorize()
-    keys = [cell_slice(dict(zip(names, combo, strict=True)))[1] for combo in combos]
+    # Mixed-radix codes of the parts' codes, then factorized: only combinations that occur.
+    mixed = np.zeros(len(granted), dtype=np.int64)
+    parts = []
+    for name in names:
+        codes, labels = pd.factorize(granted[name])
+        mixed = mixed * max(len(labels), 1) + codes
+        parts.append((codes, labels))
+    _, first, codes = np.unique(mixed, return_index=True, return_inverse=True)
+    keys = [cell_slice({n: labels[c[i]] for n, (c, labels) in zip(names, parts, strict=True)})[1] for i in first]
     return codes.astype(np.int64), np.array(keys, dtype=object)
 
 
