@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -61,7 +62,7 @@ def read_csv_parts(
     if not path.exists():
         raise SourceMissing(f"{path}: file not found")
     options = {"dtype": str, "keep_default_na": False, "na_values": [], "encoding": encoding, "sep": delimiter}
-    first = 1
+    first, yielded = 1, False
     try:
         with pd.read_csv(path, engine="c", chunksize=rows, usecols=usecols, **options) as reader:  # type: ignore[call-overload]
             for df in reader:
@@ -70,6 +71,7 @@ def read_csv_parts(
                     require_columns(df.columns, needed, f"{path}", "the file has")
                 df.insert(0, "_row", range(first, first + len(df)))
                 first += len(df)
+                yielded = True
                 yield df.reset_index(drop=True)
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise unreadable(path, encoding, exc) from exc
@@ -79,9 +81,27 @@ def read_csv_parts(
         header = pd.read_csv(path, nrows=0, **options).columns
         require_columns([c.lstrip("\ufeff") for c in header], needed, f"{path}", "the file has")
         raise TerminalError(f"{path}: {exc}") from exc
-    if first == 1:  # a file with a header and no rows
+    if not yielded:  # a file with a header and no rows
         df = read_csv(path, encoding, delimiter, needed)
         yield df if usecols is None else df[["_row", *usecols]]
+
+
+def check_field_counts(path: Path, encoding: str, delimiter: str) -> None:
+    """A terminal error if a record has more fields than the header, as pandas gives when it
+    reads a file whole. Read in parts, pandas drops the extra fields of a part's first row
+    without a word (pandas-dev/pandas#11569): the row would load with its values shifted."""
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            records = csv.reader(fh, delimiter=delimiter)
+            width = len(next(records, []))
+            for record in records:
+                if len(record) > width:
+                    raise TerminalError(
+                        f"{path}: cannot be read as delimited text: Expected {width} fields in line "
+                        f"{records.line_num}, saw {len(record)}"
+                    )
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise unreadable(path, encoding, exc) from exc
 
 
 def repeated_ids(path: Path, encoding: str, delimiter: str, column: str, rows: int) -> np.ndarray:

@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from etl.batches import Batch
-from etl.csv_source import case_columns, read_csv, read_csv_parts, repeated_ids, require_columns, sha256
+from etl.csv_source import (
+    case_columns,
+    check_field_counts,
+    read_csv,
+    read_csv_parts,
+    repeated_ids,
+    require_columns,
+    sha256,
+)
 from etl.errors import SourceMissing
 from etl.privacy import drop_personal
 from etl.tables import SPREADSHEETS, as_table, read_reference_table, read_sheet
@@ -94,6 +102,8 @@ class CaseFileParts:
         repeated = None
         if id_column is not None:
             repeated = repeated_ids(self.path, src.encoding, src.delimiter, id_column, size)
+        if repeated is None or repeated.size > size:  # more than one part: see check_field_counts
+            check_field_counts(self.path, src.encoding, src.delimiter)
         for part in itertools.chain([first], parts):
             rows = part["_row"].to_numpy() - 1
             yield drop_personal(part, src, str(self.path)), None if repeated is None else repeated[rows]

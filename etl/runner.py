@@ -270,7 +270,9 @@ def _load_cases(
         # the earlier parts wrote (a repeated id is quarantined), so a first load looks up nothing.
         stored = conn.execute(select(func.count()).select_from(Case).where(Case.source == job)).scalar() or 0
         for raw, repeated in parts:
-            counts = _load_part(settings, conn, job, src, batch.label, raw, repeated, run_id, say, key, stored)
+            # Written by earlier parts (new + changed): the change list's limit is per batch.
+            before = totals[2] + totals[3]
+            counts = _load_part(settings, conn, job, src, batch.label, raw, repeated, run_id, say, key, stored, before)
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
             if isinstance(batch.rows, CaseFileParts):
                 say(f"{job}: {batch.label}: {totals[0]:,} rows read, {totals[1]:,} loaded")
@@ -290,6 +292,7 @@ def _load_part(
     say: Progress,
     key: bytes | None,
     stored: int,
+    written_before: int = 0,
 ) -> tuple[int, int, int, int, int]:
     mapped = map_cases(raw, job, src, settings, key, repeated)
     cases = mapped.cases
@@ -298,7 +301,7 @@ def _load_part(
     changed = ~is_new & (old_hash != cases["row_hash"])
     write = cases[is_new | changed]
     changed_keys = cases.loc[changed, "case_key"].tolist()
-    _list_changes(conn, run_id, write["case_key"].tolist(), changed_keys)
+    _list_changes(conn, run_id, write["case_key"].tolist(), changed_keys, written_before)
     for i in range(0, len(changed_keys), IN_CHUNK):
         part = changed_keys[i : i + IN_CHUNK]
         conn.execute(delete(CaseGroup).where(CaseGroup.case_key.in_(part)))
@@ -340,15 +343,19 @@ def _stored_hashes(conn: Connection, job: str, keys: pd.Series, stored: int) -> 
 MAX_LISTED_CHANGES = 50_000
 
 
-def _list_changes(conn: Connection, run_id: int, written: list[str], changed: list[str]) -> None:
+def _list_changes(
+    conn: Connection, run_id: int, written: list[str], changed: list[str], written_before: int = 0
+) -> None:
     """Record the cases this batch writes, with the version each changed one replaces, in
-    the same transaction as the cases (metrics.incremental reads them)."""
+    the same transaction as the cases (metrics.incremental reads them). `written_before`:
+    cases earlier parts of the same batch wrote; past the limit, one row says so, once."""
     if not written:
         return
-    if len(written) > MAX_LISTED_CHANGES:
-        conn.execute(
-            insert(CaseChange).values(etl_run_id=run_id, reason=f"{len(written):,} cases written in one batch")
-        )
+    total = written_before + len(written)
+    if total > MAX_LISTED_CHANGES:
+        if written_before <= MAX_LISTED_CHANGES:  # the part that crosses the limit
+            reason = f"more than {MAX_LISTED_CHANGES:,} cases written in one batch"
+            conn.execute(insert(CaseChange).values(etl_run_id=run_id, reason=reason))
         return
     old: dict[str, dict] = {}
     cols = (Case.case_key, Case.opened_at, Case.closed_at, Case.first_response_at, Case.service, Case.citizen_key)

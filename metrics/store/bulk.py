@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.type_api import TypeEngine
 
 # Rows per executemany / COPY chunk: bounds the Python lists alive at once.
@@ -54,12 +55,20 @@ def _quote(conn: Connection, name: str) -> str:
 
 
 def _copy(conn: Connection, table: Table, names: list[str], rows: Iterator[tuple]) -> None:
+    import psycopg  # the PostgreSQL driver, installed with the store (extra `postgres`)
+
     # The psycopg connection under SQLAlchemy's, in the same transaction.
     raw = conn.connection.driver_connection
     cols = ", ".join(_quote(conn, n) for n in names)
-    with raw.cursor() as cur, cur.copy(f"COPY {_quote(conn, table.name)} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
-        for row in rows:
-            copy.write_row(row)
+    statement = f"COPY {_quote(conn, table.name)} ({cols}) FROM STDIN"
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        # As SQLAlchemy's own statements raise it (a lost server is an OperationalError),
+        # so the worker tells a transient failure from a terminal one the same way.
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def _values(col: pd.Series, kind: TypeEngine, dialect: str) -> list:

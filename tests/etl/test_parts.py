@@ -110,12 +110,63 @@ def test_repeated_ids_are_exact_across_parts(tmp_path: Path) -> None:
         assert got.tolist() == [False, False, False, True, False, True, False, False, True, True], size
 
 
-def test_a_bad_part_late_in_the_file_leaves_the_store_as_it_was(
+def test_a_failure_after_some_parts_are_written_leaves_the_store_as_it_was(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl.runner
+
+    monkeypatch.setattr(etl.files, "PART_ROWS", 7)
+    config = setup(tmp_path / "s", store_url)
+    written: list[int] = []
+    real = etl.runner._quarantine
+
+    def fail_on_the_fifth_part(conn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        written.append(conn.exec_driver_sql("SELECT count(*) FROM cases").scalar())
+        if len(written) == 5:
+            raise OSError("disk full")
+        real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(etl.runner, "_quarantine", fail_on_the_fifth_part)
+    with pytest.raises(OSError, match="disk full"):
+        run(config, "etl", "run")
+    assert written[-1] > 20  # four parts and the fifth's cases were in the store's transaction
+    assert snapshot(config) == {"cases": [], "groups": [], "quarantine": []}
+    assert query(config, "SELECT status FROM etl_runs ORDER BY id DESC")[0][0] == "failed"
+
+
+def test_a_row_with_too_many_fields_first_in_a_part_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas, reading in parts, drops the extra fields of a part's first row without a word
+    (pandas-dev/pandas#11569); read whole it refuses the file. In parts it must too."""
+    monkeypatch.setattr(etl.files, "PART_ROWS", 7)
+    config = setup(tmp_path / "s")
+    path = config.parent / "cases.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[8] = lines[8] + ",Main St"  # data row 8: the first row of the second part
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = run(config, "etl", "run", ok=False)
+    assert "Expected 6 fields in line 9, saw 7" in result.output
+    assert snapshot(config) == {"cases": [], "groups": [], "quarantine": []}
+
+
+def test_the_change_list_limit_is_per_file_not_per_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etl.runner
+
+    monkeypatch.setattr(etl.files, "PART_ROWS", 7)
+    monkeypatch.setattr(etl.runner, "MAX_LISTED_CHANGES", 10)
+    config = setup(tmp_path / "s")
+    run(config, "etl", "run")
+    reasons = query(config, "SELECT reason FROM case_changes WHERE case_key IS NULL")
+    assert reasons == [("more than 10 cases written in one batch",)]
+
+
+def test_a_bad_byte_late_in_the_file_leaves_the_store_as_it_was(
     tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(etl.files, "PART_ROWS", 7)
     config = setup(tmp_path / "s", store_url)
-    # A byte that is not UTF-8 on line 50: the first parts have been written by then.
+    # A byte that is not UTF-8 on line 50: caught as the file is read, before any part is written.
     path = config.parent / "cases.csv"
     lines = path.read_bytes().split(b"\n")
     lines[50] = lines[50].replace(b"Person", b"Pers\xffn")

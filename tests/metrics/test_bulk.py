@@ -118,3 +118,15 @@ def test_a_column_the_table_lacks_is_an_error(tmp_path) -> None:  # type: ignore
     upgrade(engine)
     with pytest.raises(ValueError, match="no column"), engine.begin() as conn:
         bulk.insert_frame(conn, Case.__table__, CASES.assign(extra=1))
+
+
+def test_a_refused_row_raises_sqlalchemys_error_on_both_databases(store_url: str) -> None:
+    """COPY runs on the driver's own connection: its errors still come out as SQLAlchemy's,
+    which the worker reads to tell a transient failure (a lost server) from a terminal one."""
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(store_url)
+    upgrade(engine)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        bulk.insert_frame(conn, Case.__table__, CASES.assign(service=None))
+    engine.dispose()
