@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.casedata import CaseData
-from metrics.stats import grouped_km
+from metrics.stats import KMResult, grouped_km
 
 CELL_COLUMNS = (
     "grain",
@@ -189,13 +189,24 @@ def selected_order(by_time: np.ndarray | None, sel: np.ndarray) -> np.ndarray | 
     return (np.cumsum(sel) - 1)[chosen]
 
 
-def km_cells(
-    k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray, by_time: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Kaplan-Meier medians and 90th percentiles per cell; `by_time` (time_order(t)) saves
-    sorting the durations again for each grain and slicing."""
+def km_fit(
+    k: Keyed,
+    mask: np.ndarray,
+    t: np.ndarray,
+    event: np.ndarray,
+    at: tuple[int, ...] | None = None,
+    by_time: np.ndarray | None = None,
+) -> KMResult:
+    """The Kaplan-Meier estimate of every cell of `k` over the cases in `mask` (with the curve
+    at the times `at`, if given); `by_time` (time_order(t)) saves sorting the durations again
+    for each grain and slicing."""
     sel = mask & (k.key >= 0)
-    r = grouped_km(k.key[sel], t[sel], event[sel], by_time=selected_order(by_time, sel))
+    times = None if at is None else np.asarray(at, dtype=float)
+    return grouped_km(k.key[sel], t[sel], event[sel], at=times, by_time=selected_order(by_time, sel))
+
+
+def km_frame(k: Keyed, r: KMResult) -> pd.DataFrame:
+    """Medians and 90th percentiles of a fit, one row per cell."""
     return k.frame(
         r.groups,
         rows=r.n,
@@ -209,22 +220,19 @@ def km_cells(
     )
 
 
-def km_curve_cells(
-    k: Keyed,
-    mask: np.ndarray,
-    t: np.ndarray,
-    event: np.ndarray,
-    at: tuple[int, ...],
-    dim: str,
-    by_time: np.ndarray | None = None,
+def km_cells(
+    k: Keyed, mask: np.ndarray, t: np.ndarray, event: np.ndarray, by_time: np.ndarray | None = None
 ) -> pd.DataFrame:
-    """The Kaplan-Meier curve S(a) of every cell at each time a of `at`, one row per cell and
-    time: the time is one more dimension `dim` of the cell (the day 7 point of the North's
-    curve is dims {region: North, dim: 7}), so the points are stored, suppressed, exported and
-    refreshed like any other cell. `rows` is the cell's cases, on which every point rests."""
-    sel = mask & (k.key >= 0)
-    times = np.asarray(at, dtype=float)
-    r = grouped_km(k.key[sel], t[sel], event[sel], at=times, by_time=selected_order(by_time, sel))
+    """Kaplan-Meier medians and 90th percentiles per cell."""
+    return km_frame(k, km_fit(k, mask, t, event, by_time=by_time))
+
+
+def km_curve_frame(k: Keyed, r: KMResult, at: tuple[int, ...], dim: str) -> pd.DataFrame:
+    """The Kaplan-Meier curve S(a) of every cell at each time a of `at` (a fit made with the
+    same `at`), one row per cell and time: the time is one more dimension `dim` of the cell
+    (the day 7 point of the North's curve is dims {region: North, dim: 7}), so the points are
+    stored, suppressed, exported and refreshed like any other cell. `rows` is the cell's
+    cases, on which every point rests."""
     assert r.curve is not None and r.curve_low is not None and r.curve_high is not None
     base = k.frame(r.groups, rows=r.n)
     name = ",".join(sorted([*filter(None, k.slicing.dim.split(",")), dim]))

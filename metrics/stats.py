@@ -94,13 +94,17 @@ def grouped_km(
     order = stable_group_order(group, np.argsort(t, kind="stable") if by_time is None else by_time)
     g, tt, ee = group[order], t[order], event[order]
 
-    groups, start, sizes = np.unique(g, return_index=True, return_counts=True)
-    gi = np.searchsorted(groups, g)
+    # The rows are sorted by group: each group's rows are one run, found in linear time.
+    new_group = np.ones(g.size, dtype=bool)
+    new_group[1:] = g[1:] != g[:-1]
+    start = np.flatnonzero(new_group)
+    groups, sizes = g[start], np.diff(np.append(start, g.size))
+    gi = np.cumsum(new_group) - 1
     pos = np.arange(g.size) - start[gi]
 
     # One row per distinct (group, time): at risk = group size - rows before it.
-    new_run = np.ones(g.size, dtype=bool)
-    new_run[1:] = (g[1:] != g[:-1]) | (tt[1:] != tt[:-1])
+    new_run = new_group.copy()
+    new_run[1:] |= tt[1:] != tt[:-1]
     run_start = np.flatnonzero(new_run)
     d = np.add.reduceat(ee.astype(np.int64), run_start)
     at_risk = sizes[gi[run_start]] - pos[run_start]
@@ -122,13 +126,15 @@ def grouped_km(
     s_high = np.where(surv <= 0, 0.0, np.nan_to_num(s_high, nan=1.0))
 
     k = groups.size
-    events = np.bincount(gi, weights=ee, minlength=k)
+    events = np.add.reduceat(ee.astype(float), start)
 
     def first_time(mask: np.ndarray) -> np.ndarray:
         out = np.full(k, np.nan)
         idx = np.flatnonzero(mask)
-        uniq, first = np.unique(rg[idx], return_index=True)
-        out[uniq] = rt[idx[first]]
+        # rg is sorted: a group's first row in idx is where rg changes.
+        first = np.ones(idx.size, dtype=bool)
+        first[1:] = rg[idx[1:]] != rg[idx[:-1]]
+        out[rg[idx[first]]] = rt[idx[first]]
         return out
 
     level = 0.5 + KM_TOLERANCE

@@ -7,49 +7,25 @@ import pandas as pd
 
 from metrics.casedata import CaseData
 from metrics.cells import (
+    Keyed,
     concat,
     keyed,
     km_cells,
-    km_curve_cells,
+    km_curve_frame,
+    km_fit,
+    km_frame,
     median_cells,
     opened_period,
     sum_cells,
     time_order,
 )
 from metrics.periods import period_last_day
-from metrics.stats import wilson
+from metrics.stats import KMResult, wilson
 
 NOT_REACHED = {
     "median": "not reached: fewer than half of the cases are resolved",
     "p90": "not reached: fewer than 90% of the cases are resolved",
 }
-
-
-def km_indicator(
-    data: CaseData, mask: np.ndarray, event: np.ndarray, t: np.ndarray | None = None, quantile: str = "median"
-) -> pd.DataFrame:
-    """A Kaplan-Meier quantile of time to `event` per cell, cases in `mask`, censored at as_of
-    (or at their closing when they closed without the event)."""
-    t = data.cases["duration_days"].to_numpy() if t is None else t
-    by_time = time_order(t)
-    df = concat([km_cells(k, mask, t, event, by_time) for k in keyed(data, opened_period(data))])
-    df["value"] = df[quantile]
-    df["n"] = df["rows"]
-    df["ci_low"] = df[f"{quantile}_low"]
-    # The interval may be open above (null) while the quantile itself is known.
-    df["ci_high"] = df[f"{quantile}_high"]
-    df.loc[df["value"].isna(), "note"] = NOT_REACHED[quantile]
-    return df
-
-
-def resolution_days_median(data: CaseData) -> pd.DataFrame:
-    everyone = np.ones(len(data.cases), dtype=bool)
-    return km_indicator(data, everyone, data.cases["closed"].to_numpy())
-
-
-def resolution_days_p90(data: CaseData) -> pd.DataFrame:
-    everyone = np.ones(len(data.cases), dtype=bool)
-    return km_indicator(data, everyone, data.cases["closed"].to_numpy(), quantile="p90")
 
 
 # The days since opening at which the resolution curve is stored: dense where most cases
@@ -61,19 +37,56 @@ SURVIVAL_DIM = "days"
 NOT_OBSERVED = "not known: no case of the cohort has been followed this long yet"
 
 
+def km_indicator(
+    data: CaseData, mask: np.ndarray, event: np.ndarray, t: np.ndarray | None = None, quantile: str = "median"
+) -> pd.DataFrame:
+    """A Kaplan-Meier quantile of time to `event` per cell, cases in `mask`, censored at as_of
+    (or at their closing when they closed without the event)."""
+    t = data.cases["duration_days"].to_numpy() if t is None else t
+    by_time = time_order(t)
+    cells = concat([km_cells(k, mask, t, event, by_time) for k in keyed(data, opened_period(data))])
+    return km_quantile(cells, quantile)
+
+
+def km_quantile(df: pd.DataFrame, quantile: str) -> pd.DataFrame:
+    """The cells of one quantile ("median" or "p90") of km_frame's rows."""
+    df["value"] = df[quantile]
+    df["n"] = df["rows"]
+    df["ci_low"] = df[f"{quantile}_low"]
+    # The interval may be open above (null) while the quantile itself is known.
+    df["ci_high"] = df[f"{quantile}_high"]
+    df.loc[df["value"].isna(), "note"] = NOT_REACHED[quantile]
+    return df
+
+
+def resolution_fits(data: CaseData) -> list[tuple[Keyed, KMResult]]:
+    """The resolution curve of every cell: all cases, time to closure, censored at as_of,
+    with its points at SURVIVAL_DAYS. Estimated once per refresh: the median, the 90th
+    percentile and the curve's points are read off the same estimate, so they cannot
+    disagree, and the work is not done three times."""
+    if "resolution_fits" not in data.memo:
+        everyone = np.ones(len(data.cases), dtype=bool)
+        t, closed = data.cases["duration_days"].to_numpy(), data.cases["closed"].to_numpy()
+        by_time = time_order(t)
+        data.memo["resolution_fits"] = [
+            (k, km_fit(k, everyone, t, closed, SURVIVAL_DAYS, by_time)) for k in keyed(data, opened_period(data))
+        ]
+    return data.memo["resolution_fits"]  # type: ignore[return-value]
+
+
+def resolution_days_median(data: CaseData) -> pd.DataFrame:
+    return km_quantile(concat([km_frame(k, r) for k, r in resolution_fits(data)]), "median")
+
+
+def resolution_days_p90(data: CaseData) -> pd.DataFrame:
+    return km_quantile(concat([km_frame(k, r) for k, r in resolution_fits(data)]), "p90")
+
+
 def still_open_share(data: CaseData) -> pd.DataFrame:
     """The Kaplan-Meier curve of resolution: the share of a period's cases still open after
-    each of SURVIVAL_DAYS days, the same estimator, cases and censoring as
-    resolution_days_median (whose median is where this curve falls to 0.5)."""
-    everyone = np.ones(len(data.cases), dtype=bool)
-    t, closed = data.cases["duration_days"].to_numpy(), data.cases["closed"].to_numpy()
-    by_time = time_order(t)
-    df = concat(
-        [
-            km_curve_cells(k, everyone, t, closed, SURVIVAL_DAYS, SURVIVAL_DIM, by_time)
-            for k in keyed(data, opened_period(data))
-        ]
-    )
+    each of SURVIVAL_DAYS days, the same estimate as resolution_days_median's (whose median
+    is where this curve falls to 0.5)."""
+    df = concat([km_curve_frame(k, r, SURVIVAL_DAYS, SURVIVAL_DIM) for k, r in resolution_fits(data)])
     df["n"] = df["rows"]
     df.loc[df["value"].isna(), "note"] = NOT_OBSERVED
     return df
