@@ -606,9 +606,9 @@ def read_cases_in(
     """read_cases of the cases whose `column` is one of `values`, in chunks (databases cap
     the length of IN lists); with no values, an empty frame with every column."""
     if not values:
-        return read_cases(engine, settings, as_of, Case.__table__.c.case_key.is_(None))
+        return read_cases(engine, settings, as_of, Case.__table__.c.case_key.is_(None), few=True)
     chunks = [values[i : i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK)]
-    return pd.concat([read_cases(engine, settings, as_of, column.in_(c)) for c in chunks], ignore_index=True)
+    return pd.concat([read_cases(engine, settings, as_of, column.in_(c), few=True) for c in chunks], ignore_index=True)
 
 
 def data_for(p: Plan, cases: pd.DataFrame, fam: str, grain: str | None = None) -> CaseData:
