@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +37,7 @@ SURVIVAL_DAYS = (1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
 # The pseudo-dimension of a curve point's cell: {"days": "7"} is the point after 7 days.
 SURVIVAL_DIM = "days"
 NOT_OBSERVED = "not known: no case of the cohort has been followed this long yet"
+NO_KEYS = np.empty(0, dtype=np.int64)
 
 
 def km_indicator(
@@ -68,8 +71,11 @@ def resolution_fits(data: CaseData) -> list[tuple[Keyed, KMResult]]:
         everyone = np.ones(len(data.cases), dtype=bool)
         t, closed = data.cases["duration_days"].to_numpy(), data.cases["closed"].to_numpy()
         by_time = time_order(t)
+        # Kept without each grain and slicing's per-case keys (8 bytes a case each, 36 of
+        # them): the frames are made from the fit and the slicing's labels only.
         data.memo["resolution_fits"] = [
-            (k, km_fit(k, everyone, t, closed, SURVIVAL_DAYS, by_time)) for k in keyed(data, opened_period(data))
+            (replace(k, key=NO_KEYS), km_fit(k, everyone, t, closed, SURVIVAL_DAYS, by_time))
+            for k in keyed(data, opened_period(data))
         ]
     return data.memo["resolution_fits"]  # type: ignore[return-value]
 

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Engine, Select
 
+from metrics.store import sqlite_child
 from metrics.store.sqlite_child import FAILED
 
 
@@ -49,7 +50,9 @@ def read_table(engine: Engine, query: Select, few: bool = False) -> pa.Table:
     if path is not None:
         return read_sqlite(path, sql_text(engine, query))
     if not few and engine.dialect.name == "postgresql" and postgres_driver() is not None:
-        return read_postgres(engine, query)
+        table = read_postgres(engine, query)
+        if table is not None:
+            return table
     with engine.connect() as conn:
         frame = pd.read_sql(query, conn)
     return pa.Table.from_pandas(frame, preserve_index=False)
@@ -59,7 +62,17 @@ def sql_text(engine: Engine, query: Select) -> str:
     """The query as text for the engine's database, its parameters written in by
     SQLAlchemy's own quoting (the drivers would take them positionally too, but then their
     database forms would have to be made here)."""
-    return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    dialect = engine.dialect
+    if dialect.paramstyle in ("format", "pyformat"):
+        # Such a dialect doubles every '%' for its driver's parameter syntax; the ADBC
+        # drivers run the text as written. The same dialect with `?` parameters writes '%'
+        # once, and quotes backslashes as the server was found to (standard strings or not).
+        with engine.connect():  # the server's quoting is learnt on the first connection
+            pass
+        plain = type(dialect)(paramstyle="qmark")
+        plain._backslash_escapes = dialect._backslash_escapes  # type: ignore[attr-defined]
+        dialect = plain
+    return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def postgres_driver():  # type: ignore[no-untyped-def]
@@ -71,14 +84,32 @@ def postgres_driver():  # type: ignore[no-untyped-def]
     return driver
 
 
-def read_postgres(engine: Engine, query: Select) -> pa.Table:
+def read_postgres(engine: Engine, query: Select) -> pa.Table | None:
     """`query` on PostgreSQL by the ADBC driver, which reads the server's binary COPY output
-    into Arrow columns. In this process: the server, not a shared file, keeps the locks."""
-    # libpq's own URI: SQLAlchemy's minus its driver name.
-    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with postgres_driver().connect(uri) as conn, conn.cursor() as cur:
+    into Arrow columns; None when the driver cannot connect with the engine's settings (then
+    SQLAlchemy reads). In this process: the server, not a shared file, keeps the locks."""
+    # libpq's own key=value string, made from what SQLAlchemy would give psycopg (a URI
+    # would need every part quoted, and psycopg's own options are not libpq's).
+    _, params = engine.dialect.create_connect_args(engine.url)
+    from psycopg.conninfo import make_conninfo
+
+    libpq = {k: v for k, v in params.items() if k in LIBPQ_KEYS and v is not None}
+    try:
+        conn = postgres_driver().connect(make_conninfo(**libpq))
+    except Exception:
+        return None
+    with conn, conn.cursor() as cur:
         cur.execute(sql_text(engine, query))
         return cur.fetch_arrow_table()
+
+
+# Connection settings libpq takes (https://www.postgresql.org/docs/current/libpq-connect.html).
+LIBPQ_KEYS = frozenset(
+    {"host", "hostaddr", "port", "dbname", "user", "password", "passfile", "connect_timeout", "client_encoding",
+     "options", "application_name", "sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword",
+     "target_session_attrs", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+     "gssencmode", "krbsrvname", "service", "require_auth", "channel_binding", "load_balance_hosts"}
+)  # fmt: skip
 
 
 class ReadFailed(Exception):
@@ -95,7 +126,9 @@ def read_sqlite(path: str, sql: str) -> pa.Table:
         raise ReadFailed(f"reading {path} failed: no such file")
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(
-            [sys.executable, "-m", "metrics.store.sqlite_child", path],
+            # By its file, -P: a `metrics` folder in the working directory must not be imported
+            # instead (the child needs nothing of the package).
+            [sys.executable, "-P", sqlite_child.__file__, os.path.abspath(path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
@@ -106,7 +139,7 @@ def read_sqlite(path: str, sql: str) -> pa.Table:
             child.stdin.close()
             # Read as it arrives: the table is never held twice in this process.
             table = pa.ipc.open_stream(child.stdout).read_all()
-        except (pa.ArrowInvalid, BrokenPipeError):
+        except (pa.ArrowException, OSError):  # OSError: cut off inside a batch; BrokenPipeError
             table = None  # the child failed before or while writing: its message says why
         finally:
             child.stdout.close()
@@ -129,6 +162,8 @@ def timestamps(column: pa.ChunkedArray) -> pd.Series:
             return column.cast(pa.timestamp("ns")).to_pandas()
         except pa.ArrowInvalid:  # a form Arrow's parser does not take: pandas takes any ISO 8601
             return pd.to_datetime(column.to_pandas(), format="ISO8601")
+    if column.null_count != len(column):
+        raise TypeError(f"expected timestamps or ISO 8601 text, got a column of {column.type}")
     # All null: the driver gave the column no type of its own.
     return pd.Series(pd.NaT, index=range(len(column)), dtype="datetime64[ns]")
 

@@ -1,7 +1,7 @@
 """The child process of `metrics.store.arrow.read_sqlite`: run one query on a SQLite file with
 the ADBC driver and write the result to stdout as an Arrow IPC stream.
 
-    python -m metrics.store.sqlite_child PATH < query.sql
+    python -P metrics/store/sqlite_child.py PATH < query.sql
 
 Imports only pyarrow and the driver (no pandas): it starts for every large read of a refresh.
 """
@@ -9,6 +9,7 @@ Imports only pyarrow and the driver (no pandas): it starts for every large read 
 from __future__ import annotations
 
 import sys
+from urllib.parse import quote
 
 import pyarrow as pa
 
@@ -25,10 +26,11 @@ def serve(path: str) -> None:
     import adbc_driver_manager as adbc
     import adbc_driver_sqlite
 
-    sql = sys.stdin.read()
+    sql = sys.stdin.buffer.read().decode("utf-8")  # as the parent wrote it, whatever the locale
     # Read-only: a refresh never writes through this connection, and a mistake cannot.
     with (
-        adbc_driver_sqlite.connect(f"file:{path}?mode=ro") as db,
+        # A URI: '#', '?' and '%' in the path must be quoted, or SQLite opens another file.
+        adbc_driver_sqlite.connect(f"file:{quote(path)}?mode=ro") as db,
         adbc.AdbcConnection(db) as conn,
         adbc.AdbcStatement(conn) as stmt,
     ):

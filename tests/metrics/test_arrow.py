@@ -44,7 +44,9 @@ def store_with_cases(url: str) -> pd.DataFrame:
             "service": rng.choice(["Noise", "Housing repair", "Pothole"], n),
             "department": rng.choice(["Env", "Housing"], n),
             "channel": rng.choice(["phone", "web"], n),
-            "region": rng.choice(["North", "South", "Ünïcode — east"], n),
+            # '%' (doubled by a pyformat dialect's quoting) and '\\' (quoted as the server
+            # reads strings) in values a read's conditions name.
+            "region": rng.choice(["North", "South", "Ünïcode — east", "50% west \\ coast"], n),
             # Microseconds on some, none on others: SQLite keeps both forms as text.
             "opened_at": opened + pd.to_timedelta(rng.integers(0, 2, n) * 123456, unit="us"),
             "first_response_at": pd.Series(opened + pd.Timedelta(hours=2)).where(later),
@@ -94,7 +96,7 @@ def test_read_cases_is_the_same_through_arrow_and_through_sqlalchemy(store_url: 
     # What the rows say, against the table itself, not only one reader against the other.
     assert fast["region"].dtype == "category"
     assert list(fast["region"].cat.categories) == sorted(fast["region"].cat.categories)
-    assert set(fast["region"]) == {"North", "South", "Ünïcode — east"}
+    assert set(fast["region"]) == {"North", "South", "Ünïcode — east", "50% west \\ coast"}
     lead = (fast["case_key"].str[2:].astype(int) < LEADING_NULLS).to_numpy()
     for col in ("citizen_key", "due_at", "outcome", "rating", "first_response_at"):
         assert fast[col][lead].isna().all() and fast[col][~lead].notna().all(), col
@@ -113,6 +115,31 @@ def test_read_cases_is_the_same_through_arrow_and_through_sqlalchemy(store_url: 
               for few in (False, True)]  # fmt: skip
     pd.testing.assert_frame_equal(*narrow)
     assert list(narrow[0]["case_key"]) == ["s:00000", "s:00003", "s:01999"]
+    by_region = Case.__table__.c.region.in_(["50% west \\ coast", "North"])
+    quoted = [read_cases(engine, settings, as_of, by_region, few=few).sort_values("case_key", ignore_index=True)
+              for few in (False, True)]  # fmt: skip
+    pd.testing.assert_frame_equal(*quoted)
+    assert set(quoted[0]["region"]) == {"50% west \\ coast", "North"}
+    assert len(quoted[0]) == fast["region"].isin(["50% west \\ coast", "North"]).sum()
+    engine.dispose()
+
+
+def test_a_store_whose_path_needs_quoting_is_read_through_arrow(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A '#' or '%' in the path ends or changes a SQLite URI's path unless quoted (a '?'
+    cannot be in a SQLAlchemy URL's path at all)."""
+    folder = tmp_path / "civic #2 %41"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'store.db'}"
+    store_with_cases(url)
+    engine = make_engine(url)
+    assert sqlite_file(engine) == str(folder / "store.db")
+    settings = load_settings(REPO / "config.yaml")
+    as_of = pd.Timestamp("2025-06-30 12:00:00")
+    fast, slow = (read_cases(engine, settings, as_of, few=few).sort_values("case_key", ignore_index=True)
+                  for few in (False, True))  # fmt: skip
+    pd.testing.assert_frame_equal(fast, slow)
+    assert len(fast) == ROWS
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no stray file made beside it
     engine.dispose()
 
 
@@ -163,6 +190,8 @@ def test_timestamps_read_every_stored_form(column: pa.ChunkedArray) -> None:
 def test_timestamps_of_an_all_null_column_are_missing() -> None:
     got = timestamps(pa.chunked_array([pa.array([None, None, None], pa.int64())]))
     assert got.dtype == "datetime64[ns]" and got.isna().all() and len(got) == 3
+    with pytest.raises(TypeError, match="expected timestamps"):  # numbers are not blanked
+        timestamps(pa.chunked_array([pa.array([None, 1700000000], pa.int64())]))
 
 
 def test_a_failed_read_says_why_and_whether_to_try_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
