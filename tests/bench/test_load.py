@@ -121,7 +121,16 @@ def test_too_many_users_or_seconds_are_refused() -> None:
 def test_the_server_is_stopped_when_the_bench_is_interrupted(bench: tuple[Path, str, dict[str, Any]]) -> None:
     """Ctrl-C while the server reads its tables: the bench stops the server it started."""
     cmd = [*LOAD, "--config", str(bench[0] / "config.yaml"), "--users", "1", "--seconds", "5"]
-    load = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # With SIGINT's default action restored: a test run started in the background (a shell's
+    # `&`, as CI may start it) ignores SIGINT, and Python keeps an inherited ignore, so a
+    # Ctrl-C would never reach the bench. A terminal's Ctrl-C is what is simulated here.
+    load = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert load.stdout is not None
     pid = None
     for line in load.stdout:
