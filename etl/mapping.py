@@ -49,6 +49,20 @@ class Reasons:
         return self.text != ""
 
 
+@dataclass(frozen=True)
+class Quote:
+    """A reason that quotes each row's own text, `before` + 'text' + `after`: built only for
+    the rows that have the reason (most have none, and building the text of every row of
+    every check was a sixth of a large load's mapping)."""
+
+    before: str
+    text: pd.Series
+    after: str = ""
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        return self.before + self.text.iloc[rows].astype(str).to_numpy(dtype=object) + self.after
+
+
 class FieldReasons:
     """Reasons found while reading a source's text, each about one field of one row: rows
     by position, in the long form of `etl.schema.failures` so that both can be merged."""
@@ -56,10 +70,10 @@ class FieldReasons:
     def __init__(self) -> None:
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask: pd.Series, message: str | pd.Series, field: str) -> None:
+    def add(self, mask: pd.Series, message: str | Quote, field: str) -> None:
         rows = np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool))
         if len(rows):
-            text = message.to_numpy(dtype=object)[rows] if isinstance(message, pd.Series) else message
+            text = message.at(rows) if isinstance(message, Quote) else message
             self.parts.append(pd.DataFrame({"row": rows, "field": field, "reason": text}))
 
 
@@ -96,7 +110,7 @@ def map_cases(
 
     source_id = column("source_id")
     if repeated is not None:
-        parsed.add(pd.Series(repeated, index=raw.index), "source_id: " + _quoting(REPEATED, source_id), "source_id")
+        parsed.add(pd.Series(repeated, index=raw.index), _quoting(REPEATED, source_id, "source_id: "), "source_id")
     out["source"] = job
     out["source_id"] = source_id
     out["case_key"] = job + ":" + source_id
@@ -107,7 +121,7 @@ def map_cases(
         stamps, bad = parse_local_times(text, src.datetime_format, tz)
         parsed.add(
             bad,
-            f"{field}: cannot read " + quoted(text) + f" as a date-time ({src.datetime_format or 'ISO 8601'})",
+            Quote(f"{field}: cannot read '", text, f"' as a date-time ({src.datetime_format or 'ISO 8601'})"),
             field,
         )
         out[field] = stamps
@@ -122,11 +136,11 @@ def map_cases(
     for field in COUNT_FIELDS:
         text = column(field)
         num = pd.to_numeric(text.replace("", "0"), errors="coerce").astype(np.float64)
-        parsed.add(num.isna(), f"{field}: " + _quoting(WHOLE_NUMBER, text), field)
+        parsed.add(num.isna(), _quoting(WHOLE_NUMBER, text, f"{field}: "), field)
         out[field], shown[field] = num, text
     text = column("rating")
     rating = pd.to_numeric(text.where(text != ""), errors="coerce").astype(np.float64)
-    parsed.add((text != "") & rating.isna(), "rating: " + _quoting(RATING, text), "rating")
+    parsed.add((text != "") & rating.isna(), _quoting(RATING, text, "rating: "), "rating")
     out["rating"], shown["rating"] = rating, text
 
     groups: dict[str, pd.Series] = {}
@@ -138,8 +152,10 @@ def map_cases(
     # The store keys combined slices as "a=x|b=y": a value with '|' in it would be read back
     # as two slices. `values` can map such a value to another.
     for field, value in [*((f, out[f]) for f in ("service", "channel", "region", "department")), *groups.items()]:
-        has_bar = value.astype(str).str.contains("|", regex=False)
-        parsed.add(has_bar, f"{field}: " + quoted(value) + " contains '|', which separates slices; map it", field)
+        # Checked on the column's distinct values (a few dozen), not on every row.
+        barred = [v for v in pd.unique(value) if "|" in str(v)]
+        has_bar = value.isin(barred) if barred else pd.Series(False, index=value.index)
+        parsed.add(has_bar, Quote(f"{field}: '", value, "' contains '|', which separates slices; map it"), field)
     reasons = _reasons(parsed, case_schema(settings, src), out, groups, shown, [*CASE_FIELDS, *src.groups])
 
     bad = reasons.bad
@@ -162,7 +178,7 @@ def map_cases(
         pd.concat(
             [pd.DataFrame({"case_key": good["case_key"], "attribute": a, "value": v[~bad]}) for a, v in groups.items()],
             ignore_index=True,
-        )
+        ).iloc[_case_by_case(len(good), list(groups))]
         if groups
         else pd.DataFrame(columns=["case_key", "attribute", "value"])
     )
@@ -174,6 +190,15 @@ def map_cases(
         shown[citizen] = _carried(out["citizen_key"])
     quarantined = quarantine_frame(raw.assign(**shown), reasons)
     return Mapped(good.reset_index(drop=True), group_rows, quarantined.reset_index(drop=True))
+
+
+def _case_by_case(n: int, attributes: list[str]) -> np.ndarray:
+    """The order that puts each case's group rows together, its attributes sorted: the
+    order of case_groups' primary key (case_key, attribute) when the cases come in key
+    order, so a load appends to that index instead of going over the part's key range once
+    per attribute (each pass rereading pages the last one wrote)."""
+    blocks = np.argsort(np.array(attributes, dtype=object), kind="stable")
+    return (blocks[None, :] * n + np.arange(n)[:, None]).ravel()
 
 
 def _reasons(
@@ -238,10 +263,10 @@ def quoted(text: pd.Series) -> pd.Series:
     return "'" + text.astype(str) + "'"
 
 
-def _quoting(template: str, text: pd.Series) -> pd.Series:
+def _quoting(template: str, text: pd.Series, before: str = "") -> Quote:
     """A reason template of etl.schema with its `{value}` filled from `text`, row by row."""
     head, _, tail = template.partition("{value}")
-    return head + text.astype(str) + tail
+    return Quote(before + head, text, tail)
 
 
 def parse_local_times(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Series, pd.Series]:
@@ -270,7 +295,7 @@ def _map_values(field: str, text: pd.Series, src: CaseMapping, parsed: FieldReas
         return text
     mapped = text.map(mapping)
     unmapped = mapped.isna() & (text != "")
-    parsed.add(unmapped, f"{field}: no mapping for " + quoted(text), field)
+    parsed.add(unmapped, Quote(f"{field}: no mapping for '", text, "'"), field)
     # An empty cell with no mapping for '' stays empty (not stated / no outcome yet).
     return mapped.fillna("").astype(object)
 

@@ -30,6 +30,7 @@ from etl.reference import map_reference
 from metrics.config import CaseMapping, CasesCsvSource, LookupCsvSource, ReferenceCsvSource, Settings
 from metrics.incremental import slice_signatures
 from metrics.store.bulk import insert_frame
+from metrics.store.indexes import built_after
 from metrics.store.models import (
     AnnotationRow,
     CalendarDay,
@@ -269,13 +270,18 @@ def _load_cases(
         # What the source had before this batch: a later part's cases are never among what
         # the earlier parts wrote (a repeated id is quarantined), so a first load looks up nothing.
         stored = conn.execute(select(func.count()).select_from(Case).where(Case.source == job)).scalar() or 0
-        for raw, repeated in parts:
-            # Written by earlier parts (new + changed): the change list's limit is per batch.
-            before = totals[2] + totals[3]
-            counts = _load_part(settings, conn, job, src, batch.label, raw, repeated, run_id, say, key, stored, before)
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
-            if isinstance(batch.rows, CaseFileParts):
-                say(f"{job}: {batch.label}: {totals[0]:,} rows read, {totals[1]:,} loaded")
+        with built_after(conn, (Case.__tablename__, CaseGroup.__tablename__)) as deferred:
+            for raw, repeated in parts:
+                # Written by earlier parts (new + changed): the change list's limit is per batch.
+                before = totals[2] + totals[3]
+                counts = _load_part(
+                    settings, conn, job, src, batch.label, raw, repeated, run_id, say, key, stored, before
+                )
+                totals = [a + b for a, b in zip(totals, counts, strict=True)]
+                if isinstance(batch.rows, CaseFileParts):
+                    say(f"{job}: {batch.label}: {totals[0]:,} rows read, {totals[1]:,} loaded")
+            if deferred:
+                say(f"{job}: building the indexes {', '.join(deferred)}")
         _commit_position(conn, job, batch, run_id, totals[0])
     return totals[0], totals[1], totals[2], totals[3], totals[4]
 
