@@ -10,6 +10,7 @@ person fixing the export sees every problem of the row at once.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -275,12 +276,34 @@ def parse_local_times(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Ser
     Strings that carry an offset are converted from it. At the autumn clock change a
     local time occurs twice; it is read as the first (summer-time) one, and a time that
     does not exist in spring is moved forward, so no row is lost to the clock.
+
+    Each distinct string is parsed once: a part of 200,000 cases holds some 25,000 distinct
+    minutes, and pandas parses a column with empty cells (NaN) one value at a time (0.5 s a
+    column, against 0.01 s for its distinct values).
     """
+    codes, distinct = pd.factorize(text.to_numpy(dtype=object))
+    if (codes < 0).any():  # a missing value rather than text: parsed as given
+        return _parse_local_times(text, fmt, tz)
+    utc, bad = _parse_local_times(pd.Series(distinct, dtype=object), fmt, tz)
+    return (
+        pd.Series(utc.to_numpy()[codes], index=text.index, name=text.name),
+        pd.Series(bad.to_numpy()[codes], index=text.index, name=text.name),
+    )
+
+
+def _parse_local_times(text: pd.Series, fmt: str | None, tz: str) -> tuple[pd.Series, pd.Series]:
     present = text != ""
-    parsed = pd.to_datetime(text.where(present), format=fmt or "ISO8601", errors="coerce", utc=False)
-    if getattr(parsed.dt, "tz", None) is not None:
+    with warnings.catch_warnings():
+        # Offsets that differ (+00:00 in winter, +01:00 in summer: any feed across a clock
+        # change) make pandas 2 warn that it will refuse them; read them as UTC below.
+        warnings.simplefilter("error", FutureWarning)
+        try:
+            parsed = pd.to_datetime(text.where(present), format=fmt or "ISO8601", errors="coerce", utc=False)
+        except (FutureWarning, ValueError):
+            parsed = None
+    if parsed is not None and getattr(parsed.dt, "tz", None) is not None:
         utc = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif parsed.dtype == object:  # a mix of offsets and naive values
+    elif parsed is None or parsed.dtype == object:  # several offsets, or offsets and naive values
         parsed = pd.to_datetime(text.where(present), format=fmt or "ISO8601", errors="coerce", utc=True)
         utc = parsed.dt.tz_localize(None)
     else:

@@ -138,6 +138,24 @@ def test_iso_times_with_offsets_are_converted_from_their_offset() -> None:
     assert utc[0] == pd.Timestamp("2024-01-15 11:00") and pd.isna(utc[1]) and not bad.any()
 
 
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M", None])
+def test_a_column_parses_as_each_of_its_values_alone(fmt: str | None) -> None:
+    """Distinct strings are parsed once for the column: each row gets what its own string
+    gives parsed by itself (repeats, empty cells, unreadable text, clock changes, offsets)."""
+    rng = np.random.default_rng(3)
+    pool = ["2024-10-27 01:30", "2024-03-31 01:30", "2024-01-15 12:00", "", "yesterday", "2024-13-01 10:00",
+            "2024-07-01 23:59"]  # fmt: skip
+    if fmt is None:  # ISO 8601 with offsets
+        pool = ["2024-01-15T12:00:00+01:00", "2024-10-27T01:30:00+00:00", "", "yesterday", "2024-07-01T23:59:00-04:00"]
+    text = pd.Series(rng.choice(pool, size=300), index=np.arange(300) * 2)
+    utc, bad = parse_local_times(text, fmt, "Europe/London")
+    alone = [parse_local_times(pd.Series([v]), fmt, "Europe/London") for v in text]
+    assert utc.index.equals(text.index) and bad.index.equals(text.index)
+    assert [None if pd.isna(u) else u for u in utc] == [None if pd.isna(u[0][0]) else u[0][0] for u in alone]
+    assert bad.tolist() == [bool(b[1][0]) for b in alone]
+    assert bad.sum() > 0 and utc.notna().sum() > 0
+
+
 @pytest.mark.parametrize("text", ["yesterday", "2024-13-01 10:00"])
 def test_unreadable_times_are_flagged(text: str) -> None:
     _, bad = parse_local_times(pd.Series([text]), "%Y-%m-%d %H:%M", "UTC")
