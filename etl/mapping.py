@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,7 +105,7 @@ def map_cases(
 
     def column(field: str) -> pd.Series:
         if field in src.columns:
-            return raw[src.columns[field]].astype(str).str.strip()
+            return stripped(raw[src.columns[field]])
         if field in src.constants:
             return pd.Series(src.constants[field], index=raw.index, dtype=object)
         return pd.Series("", index=raw.index, dtype=object)
@@ -146,7 +147,7 @@ def map_cases(
 
     groups: dict[str, pd.Series] = {}
     for attr, col in src.groups.items():
-        text = raw[col].astype(str).str.strip()
+        text = stripped(raw[col])
         value = _map_values(attr, text, src, parsed)
         groups[attr] = value.where(value != "", settings.groups[attr].not_stated)
 
@@ -260,6 +261,25 @@ def quarantine_frame(raw: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def per_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`fn` (elementwise) of `values`, computed once per distinct value: a part's services,
+    regions and minutes repeat thousands of times each."""
+    codes, distinct = pd.factorize(values)
+    done = fn(pd.Series(distinct, dtype=values.dtype)).to_numpy()
+    out = done[np.maximum(codes, 0)] if len(done) else np.empty(len(values), dtype=object)
+    if (missing := codes < 0).any():
+        # Missing values as themselves: factorize makes None and NaN one (str gives 'None'
+        # of one and 'nan' of the other).
+        out = out.astype(object)
+        out[missing] = fn(values[missing]).to_numpy()
+    return pd.Series(out, index=values.index, name=values.name)
+
+
+def stripped(column: pd.Series) -> pd.Series:
+    """A column of the source as text, without surrounding blanks."""
+    return per_distinct(column, lambda v: v.astype(str).str.strip())
+
+
 def quoted(text: pd.Series) -> pd.Series:
     return "'" + text.astype(str) + "'"
 
@@ -323,6 +343,24 @@ def _map_values(field: str, text: pd.Series, src: CaseMapping, parsed: FieldReas
     return mapped.fillna("").astype(object)
 
 
+def _stamp_texts(cases: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
+    """The timestamp columns `names` as text, as a frame's astype(str) writes them: pandas
+    formats a frame's timestamp columns together, in one format for all of them (dates only
+    when every one is a midnight; as many decimals of a second as any one needs), so the
+    distinct values of all the columns are formatted together, once each."""
+    factors = [pd.factorize(cases[n]) for n in names]
+    union = np.concatenate([np.asarray(d, dtype="datetime64[ns]") for _, d in factors] or [np.array([], "M8[ns]")])
+    text = pd.Series(union, dtype="datetime64[ns]").astype(str).to_numpy(dtype=object)
+    out, start = {}, 0
+    for name, (codes, distinct) in zip(names, factors, strict=True):
+        part = text[start : start + len(distinct)]
+        start += len(distinct)
+        col = np.full(len(codes), "NaT", dtype=object)
+        col[codes >= 0] = part[codes[codes >= 0]]
+        out[name] = col
+    return out
+
+
 def row_hash(cases: pd.DataFrame, groups: dict[str, pd.Series]) -> pd.Series:
     """A digest of everything stored about a case, to tell changed rows from unchanged."""
     cols = [
@@ -340,7 +378,14 @@ def row_hash(cases: pd.DataFrame, groups: dict[str, pd.Series]) -> pd.Series:
         "reopened",
         "rating",
     ]
-    frame = cases[cols].astype(str)
+    # As the text `cases[cols].astype(str)` gave (the digests stored must stay comparable),
+    # each distinct value formatted once.
+    stamps = [c for c in cols if pd.api.types.is_datetime64_dtype(cases[c])]
+    texts = _stamp_texts(cases, stamps)
+    frame = pd.DataFrame(
+        {c: texts[c] if c in texts else per_distinct(cases[c], lambda v: v.astype(str)) for c in cols},
+        index=cases.index,
+    )
     for attr in sorted(groups):
         frame[attr] = groups[attr].astype(str).to_numpy()
     return pd.util.hash_pandas_object(frame, index=False).map("{:016x}".format)

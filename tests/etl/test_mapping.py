@@ -320,3 +320,32 @@ def test_a_value_with_the_slice_separator_is_quarantined_not_split() -> None:
     m = map_cases(raw(GOOD, row), "cases", SOURCE, SETTINGS)
     assert len(m.cases) == 1 and len(m.quarantined) == 1
     assert m.quarantined["reason"].iloc[0] == "region: 'North|South' contains '|', which separates slices; map it"
+
+
+def test_row_hash_is_the_digest_of_the_frames_text() -> None:
+    """The stored digests stay comparable: row_hash (each distinct value formatted once) is
+    the digest of `cases.astype(str)`, pandas' own text of the whole frame, on frames of
+    timestamps that need dates only, seconds, decimals or nothing (pandas picks one format
+    for all the frame's timestamp columns), with None, NaN and <NA> among the values."""
+    from etl.mapping import row_hash
+
+    stamps = [None, "2024-01-01", "2024-03-05 10:20", "2024-03-05 10:20:30.25", "2024-03-05 10:20:30.000001"]
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(1, 6))
+        cases = pd.DataFrame({
+            "service": rng.choice(["a", "b", None], n), "department": rng.choice(["d", None], n),
+            "channel": "c", "region": rng.choice(["r", "s"], n),
+            **{c: pd.to_datetime(list(rng.choice(np.array(stamps, dtype=object), n)), format="mixed")
+               for c in ("opened_at", "first_response_at", "closed_at", "due_at")},
+            "outcome": rng.choice(np.array([None, np.nan, "x"], dtype=object), n),
+            "citizen_key": rng.choice(np.array([None, "k"], dtype=object), n),
+            "handoffs": rng.integers(0, 3, n), "reopened": rng.integers(0, 2, n),
+            "rating": pd.array(rng.choice(np.array([1, 5, None], dtype=object), n), dtype="Int64"),
+        })  # fmt: skip
+        groups = {"sex": pd.Series(rng.choice(np.array(["F", None], dtype=object), n)), "age": pd.Series(["1"] * n)}
+        text = cases.astype(str)
+        for attr in sorted(groups):
+            text[attr] = groups[attr].astype(str).to_numpy()
+        expected = pd.util.hash_pandas_object(text, index=False).map("{:016x}".format)
+        assert row_hash(cases, groups).tolist() == expected.tolist()
