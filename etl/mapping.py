@@ -180,7 +180,9 @@ def map_cases(
         pd.concat(
             [pd.DataFrame({"case_key": good["case_key"], "attribute": a, "value": v[~bad]}) for a, v in groups.items()],
             ignore_index=True,
-        ).iloc[_case_by_case(len(good), list(groups))]
+        )
+        .iloc[_case_by_case(len(good), list(groups))]
+        .reset_index(drop=True)
         if groups
         else pd.DataFrame(columns=["case_key", "attribute", "value"])
     )

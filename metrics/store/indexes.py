@@ -10,8 +10,14 @@ indexes, writes, and creates them again from their own stored definitions, insid
 load's transaction: a crash before the commit leaves the store as it was, indexes and all
 (both engines' DDL is transactional).
 
-Only secondary indexes are dropped: primary keys and unique constraints stay, so a
-repeated key is still refused while the rows are written.
+Only secondary indexes are dropped: primary keys and unique indexes stay, so a repeated
+key is still refused while the rows are written.
+
+On PostgreSQL, DROP INDEX locks the table until the load commits: a first load into an
+empty cases table keeps other sessions from reading it meanwhile (a refresh waits for the
+load, which it would otherwise see as no cases at all; the dashboard reads only cells).
+On SQLite the load takes the write lock when the block begins (BEGIN IMMEDIATE, through
+the store's busy timeout), as its first insert would have.
 """
 
 from __future__ import annotations
@@ -30,18 +36,24 @@ def secondary_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
         rows = conn.execute(
             text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
-                " AND sql IS NOT NULL ORDER BY name"
+                " AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name"
             ),
             {"t": table},
         )
     elif conn.dialect.name == "postgresql":
         rows = conn.execute(
+            # By the catalogs' ids, not by name: a schema whose name needs quoting, and a
+            # constraint that happens to share an index's name, change nothing.
             text(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i"
-                " WHERE i.schemaname = current_schema() AND i.tablename = :t"
+                "SELECT ic.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x"
+                " JOIN pg_class ic ON ic.oid = x.indexrelid"
+                " JOIN pg_class t ON t.oid = x.indrelid"
+                " JOIN pg_namespace n ON n.oid = t.relnamespace"
+                " WHERE n.nspname = current_schema() AND t.relname = :t"
+                " AND NOT x.indisunique AND NOT x.indisprimary"
                 " AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
-                "   WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)"
-                " ORDER BY i.indexname"
+                "   WHERE c.conindid = x.indexrelid AND c.contype IN ('p', 'u', 'x'))"
+                " ORDER BY ic.relname"
             ),
             {"t": table},
         )
@@ -79,9 +91,11 @@ def _in_transaction(conn: Connection) -> None:
     """Python's sqlite3 opens a transaction only before an INSERT, UPDATE or DELETE, so a
     DROP INDEX that comes first would commit at once, and a crash after it would leave
     the table without its index: begin the transaction here (its commit and rollback are
-    then the caller's, as usual)."""
+    then the caller's, as usual). IMMEDIATE: a deferred BEGIN would start as a read, and
+    SQLite refuses a read's upgrade to a write at once (no busy wait) when another
+    connection is writing or has written since."""
     if conn.dialect.name != "sqlite":
         return
     raw = conn.connection.driver_connection
     if not raw.in_transaction:  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

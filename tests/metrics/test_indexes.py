@@ -124,3 +124,61 @@ def test_a_first_load_ends_with_the_schemas_indexes(tmp_path, store_url: str) ->
     assert not any("building the indexes" in s for s in said)
     assert indexes(engine) == before
     engine.dispose()
+
+
+def test_a_unique_index_stays_while_the_rows_are_written(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE UNIQUE INDEX ux_cases_source_id ON cases (source, source_id)")
+        conn.exec_driver_sql("CREATE INDEX ix_cases_region ON cases (region)")
+    names = [name for name, _ in indexes(engine)]
+    assert "ux_cases_source_id" not in names and "ix_cases_region" in names
+    with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as conn, built_after(conn, TABLES):
+        bulk.insert_frame(conn, Case.__table__, pd.concat([CASES, CASES.assign(case_key=CASES["case_key"] + "b")]))
+    assert count(engine) == 0
+
+
+def test_a_sqlite_load_waits_for_another_writer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A load that meets another connection's write waits for it (the store's busy timeout),
+    as its first insert always did, instead of failing with 'database is locked'."""
+    import sqlite3
+    import threading
+    import time
+
+    path = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    other = sqlite3.connect(path, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE users SET id = id")
+    released = threading.Event()
+
+    def release() -> None:
+        time.sleep(1.0)
+        other.commit()
+        released.set()
+
+    threading.Thread(target=release).start()
+    started = time.perf_counter()
+    with engine.begin() as conn, built_after(conn, TABLES) as dropped:
+        bulk.insert_frame(conn, Case.__table__, CASES)
+    assert released.is_set() and time.perf_counter() - started >= 0.9
+    assert dropped and count(engine) == len(CASES)
+    other.close()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_postgres_indexes_are_found_in_a_schema_whose_name_needs_quotes(store_url: str) -> None:
+    engine = make_engine(store_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql('CREATE SCHEMA "Civic Data"')
+        conn.exec_driver_sql('SET LOCAL search_path TO "Civic Data"')
+        conn.exec_driver_sql("CREATE TABLE cases (case_key text PRIMARY KEY, region text, source text)")
+        conn.exec_driver_sql('CREATE INDEX "Ix Region" ON cases (region)')
+        conn.exec_driver_sql("CREATE UNIQUE INDEX ux_source ON cases (source)")
+        found = secondary_indexes(conn, "cases")
+        assert [name for name, _ in found] == ["Ix Region"]
+        with built_after(conn, ("cases",)) as dropped:
+            assert dropped == ["Ix Region"] and secondary_indexes(conn, "cases") == []
+        assert secondary_indexes(conn, "cases") == found
+    engine.dispose()
