@@ -147,10 +147,12 @@ def run_scheduled(config_path: str, job: str, attempt: int = 1) -> str:
     settings = load_settings(config_path)
     engine = engine_of(settings)
     spec = settings.worker.jobs.get(job)
-    started = now()
     if spec is None:
-        return _record(engine, job, started, "failed", error=f"no job {job!r} in {config_path} worker.jobs")
+        return _record(engine, job, now(), "failed", error=f"no job {job!r} in {config_path} worker.jobs")
     holder = acquire(engine, f"job:{job}", HOLDER, settings.worker.lease_seconds)
+    # Once the lease is ours (taking it may wait for another writer): a run starts after the
+    # run it follows has finished, in the log as in fact.
+    started = now()
     if holder is not None:
         log.warning("job %s is already running on worker %s; this run is skipped", job, holder)
         return _record(engine, job, started, "skipped", error=f"already running on worker {holder}", attempt=attempt)
@@ -159,23 +161,26 @@ def run_scheduled(config_path: str, job: str, attempt: int = 1) -> str:
             insert(JobRun).values(job=job, started_at=started, status="running", worker=HOLDER, attempt=attempt)
         ).inserted_primary_key[0]
     log.info("job %s: started (attempt %d)", job, attempt)
+    # The outcome is recorded before the lease is released: released first, another worker
+    # could start the job while this run still showed as running.
     try:
-        with Heartbeat(engine, f"job:{job}", HOLDER, settings.worker.lease_seconds):
-            _steps(settings, engine, spec, lambda msg: log.info("job %s: %s", job, msg))
-    except Exception as exc:
-        transient = is_transient(exc)
-        error = f"{type(exc).__name__}: {exc}"
-        retry_at = None
-        if transient and attempt <= settings.worker.retry.attempts:
-            retry_at = _schedule_retry(config_path, settings, job, attempt)
-        if retry_at is not None:
-            error += f"; retry {attempt} of {settings.worker.retry.attempts} at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
-        log.error("job %s: %s error: %s", job, "transient" if transient else "terminal", error)
-        _finish(engine, run_id, "failed", error=error, transient=transient)
-        return "failed"
+        try:
+            with Heartbeat(engine, f"job:{job}", HOLDER, settings.worker.lease_seconds):
+                _steps(settings, engine, spec, lambda msg: log.info("job %s: %s", job, msg))
+        except Exception as exc:
+            transient = is_transient(exc)
+            error = f"{type(exc).__name__}: {exc}"
+            retry_at = None
+            if transient and attempt <= settings.worker.retry.attempts:
+                retry_at = _schedule_retry(config_path, settings, job, attempt)
+            if retry_at is not None:
+                error += f"; retry {attempt} of {settings.worker.retry.attempts} at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
+            log.error("job %s: %s error: %s", job, "transient" if transient else "terminal", error)
+            _finish(engine, run_id, "failed", error=error, transient=transient)
+            return "failed"
+        _finish(engine, run_id, "succeeded")
     finally:
         release(engine, f"job:{job}", HOLDER)
-    _finish(engine, run_id, "succeeded")
     log.info("job %s: succeeded", job)
     return "succeeded"
 
